@@ -1,0 +1,3 @@
+"""xtdf: a reference OpenTDF implementation and cross-SDK compatibility suite."""
+
+__version__ = "0.1.0"

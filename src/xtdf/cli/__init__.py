@@ -1,0 +1,1 @@
+"""The ``xtdf`` command line: one subcommand module per area."""

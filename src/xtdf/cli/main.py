@@ -1,0 +1,60 @@
+"""Entry point: parse arguments, dispatch, and turn every XtdfError into one line.
+
+Subcommand modules expose ``register(subparsers)``; each registered parser sets
+``func``, called with the parsed namespace and returning an exit status. Modules are
+imported lazily by name so that ``xtdf inspect`` does not pay for the platform's imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from xtdf.errors import XtdfError
+
+#: subcommand name -> module that registers it
+COMMANDS: dict[str, str] = {
+    "inspect": "xtdf.cli.inspect_cmd",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's usage errors: exit 2, one line
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"xtdf: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = _Parser(prog="xtdf", description="OpenTDF reference tools and compatibility suite")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, module in COMMANDS.items():
+        if only is None or only == name:
+            importlib.import_module(module).register(sub)
+        else:
+            sub.add_parser(name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS else None)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except XtdfError as err:
+        sys.stderr.write(f"xtdf: {err}\n")
+        return err.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("xtdf: interrupted\n")
+        return 130
+    except OSError as err:
+        sys.stderr.write(f"xtdf: {err.strerror or err}: {err.filename or ''}\n".rstrip() + "\n")
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The reference client SDK: talks to a platform to encrypt and decrypt."""

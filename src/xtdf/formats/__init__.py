@@ -1,0 +1,1 @@
+"""The two OpenTDF containers: ZTDF (zip + JSON manifest) and NanoTDF (compact binary)."""

@@ -1,0 +1,1 @@
+"""ZTDF: a zip holding 0.payload (AES-256-GCM segments) and 0.manifest.json."""

@@ -1,0 +1,1 @@
+"""The cross-SDK suite: pytest plugin, SDK adapters and the shared ciphertext cache."""

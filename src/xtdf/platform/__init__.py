@@ -1,0 +1,1 @@
+"""The local OpenTDF-compatible platform: IdP, KAS, policy and authorization."""
