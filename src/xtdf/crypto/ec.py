@@ -20,8 +20,15 @@ CURVES: dict[str, type[ec.EllipticCurve]] = {
     "secp384r1": ec.SECP384R1,
     "secp521r1": ec.SECP521R1,
 }
-_ALIASES = {"p-256": "secp256r1", "p256": "secp256r1", "prime256v1": "secp256r1",
-            "p-384": "secp384r1", "p384": "secp384r1", "p-521": "secp521r1", "p521": "secp521r1"}
+_ALIASES = {
+    "p-256": "secp256r1",
+    "p256": "secp256r1",
+    "prime256v1": "secp256r1",
+    "p-384": "secp384r1",
+    "p384": "secp384r1",
+    "p-521": "secp521r1",
+    "p521": "secp521r1",
+}
 
 #: HKDF salt for ZTDF ec-wrapped keys and KAS rewrap sessions
 TDF_SALT = sha256(b"TDF").digest()

@@ -40,8 +40,14 @@ def load_private_pem(pem: str | bytes) -> PrivateKey:
     return key
 
 
+def _public(key: PublicKey | PrivateKey) -> PublicKey:
+    if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        return key.public_key()
+    return key
+
+
 def public_pem(key: PublicKey | PrivateKey) -> str:
-    pub = key.public_key() if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) else key
+    pub = _public(key)
     return pub.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
@@ -57,7 +63,7 @@ def private_pem(key: PrivateKey) -> str:
 
 def fingerprint(key: PublicKey | PrivateKey) -> str:
     """SHA-256 of the DER SubjectPublicKeyInfo, hex: stable across PEM formatting."""
-    pub = key.public_key() if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) else key
+    pub = _public(key)
     der = pub.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
