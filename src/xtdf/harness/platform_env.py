@@ -1,0 +1,114 @@
+"""Which platform the suite talks to, and starting the embedded one exactly once.
+
+Upstream's ``test.env`` variables name an external platform; when ``PLATFORMURL`` is set
+the suite uses it as is. Otherwise the first process to get here (controller or worker)
+starts the embedded platform under a file lock, and the others find it healthy and use
+it. Only the run that started it stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+#: upstream's test.env defaults, which the embedded platform serves
+DEFAULTS = {
+    "CLIENTID": "opentdf",
+    "CLIENTSECRET": "secret",
+    "KCHOST": "http://localhost:8888",
+    "REALM": "opentdf",
+    "KCFULLURL": "http://localhost:8888/auth/realms/opentdf",
+    "TOKENENDPOINT": "http://localhost:8888/auth/realms/opentdf/protocol/openid-connect/token",
+    "PLATFORMENDPOINT": "localhost:8080",
+    "PLATFORMURL": "http://localhost:8080",
+    "KASURL": "http://localhost:8080/kas",
+    "KASURL1": "http://localhost:8181/kas",
+    "KASURL2": "http://localhost:8282/kas",
+    "KASURL3": "http://localhost:8383/kas",
+    "KASURL4": "http://localhost:8484/kas",
+    "KASURL5": "http://localhost:8585",
+    "KASURL6": "http://localhost:8686",
+}
+
+
+class PlatformUnavailable(Exception):
+    """The platform named by the environment does not answer, or would not start."""
+
+
+@dataclass
+class PlatformEnv:
+    variables: dict[str, str]
+    external: bool
+    started_here: bool = False
+    state_dir: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return self.variables["PLATFORMURL"]
+
+
+def healthy(url: str, timeout: float = 2.0) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url.rstrip("/") + "/healthz", timeout=timeout) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, TimeoutError, ConnectionError):
+        return False
+
+
+def resolve(state_dir: Path, run_id: str) -> PlatformEnv:
+    """Use the external platform if the environment names one, else ensure the embedded one."""
+    if os.environ.get("PLATFORMURL"):
+        variables = {k: os.environ.get(k, v) for k, v in DEFAULTS.items()}
+        if not healthy(variables["PLATFORMURL"]):
+            raise PlatformUnavailable(
+                f"PLATFORMURL={variables['PLATFORMURL']} does not answer /healthz"
+            )
+        return PlatformEnv(variables, external=True)
+    env = PlatformEnv(dict(DEFAULTS), external=False, state_dir=state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    marker = state_dir / "started-by-run"
+    with FileLock(str(state_dir / "start.lock")):
+        if healthy(env.url):
+            env.started_here = marker.is_file() and marker.read_text() == run_id
+            return env
+        _start(state_dir)
+        marker.write_text(run_id)
+        env.started_here = True
+    return env
+
+
+def _xtdf(*args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "xtdf.cli.main", "platform", *args]
+    env = {**os.environ, "XTDF_STATE_DIR": str(state_dir)}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
+def _start(state_dir: Path) -> None:
+    result = _xtdf("start", state_dir=state_dir)
+    if result.returncode != 0:
+        raise PlatformUnavailable(
+            "could not start the embedded platform: " + (result.stderr or result.stdout).strip()
+        )
+    deadline = time.monotonic() + 60
+    while not healthy(DEFAULTS["PLATFORMURL"]):
+        if time.monotonic() > deadline:
+            raise PlatformUnavailable("embedded platform did not become healthy within 60 s")
+        time.sleep(0.1)
+
+
+def stop_if_ours(env: PlatformEnv, run_id: str) -> None:
+    if env.external or env.state_dir is None:
+        return
+    marker = env.state_dir / "started-by-run"
+    if marker.is_file() and marker.read_text() == run_id:
+        _xtdf("stop", state_dir=env.state_dir)
+        marker.unlink(missing_ok=True)

@@ -1,0 +1,229 @@
+"""The pytest plugin behind ``xtest/``: options, the SDK matrix, fixtures, the cache.
+
+Load it with ``pytest_plugins = ["xtdf.harness.plugin"]`` (``xtest/conftest.py`` does).
+The fixture names are upstream's (``encrypt_sdk``, ``decrypt_sdk``, ``container``,
+``in_focus``, ``pt_file``, ``tmp_dir``, ``size``) so upstream-style test modules read as
+they always did; ``ciphertexts`` replaces upstream's per-process ``cipherTexts`` dict.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from xtdf.harness import options as opts
+from xtdf.harness import platform_env
+from xtdf.harness.cache import SharedCache
+from xtdf.harness.ciphertexts import CipherTexts, kas_fingerprint
+from xtdf.harness.report import CELL_PROPERTY, MatrixReport
+from xtdf.harness.sdks import SDK, discover, select, valid_names
+
+SIZES = {"small": 5 * 1024, "large": 5 * 1024**3}
+
+
+@dataclass
+class Harness:
+    """Per-process state of the plugin, kept in ``config.stash``."""
+
+    root: Path
+    run_id: str
+    worker: str
+    sdk_dir: Path
+    encrypt_sdks: list[SDK]
+    decrypt_sdks: list[SDK]
+    focus: set[SDK]
+    containers: list[str]
+    sizes: list[str]
+    cache: SharedCache
+    platform: platform_env.PlatformEnv | None = None
+    report: MatrixReport | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+HARNESS = pytest.StashKey[Harness]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    opts.add_options(parser)
+
+
+def _project_root(config: pytest.Config) -> Path:
+    env = os.environ.get("XTDF_ROOT")
+    if env:
+        return Path(env).resolve()
+    for candidate in (config.rootpath, *config.rootpath.parents):
+        if (candidate / "pyproject.toml").is_file() and (candidate / "sdk").is_dir():
+            return candidate
+    return config.rootpath
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = _project_root(config)
+    sdk_dir = Path(os.environ.get("XTDF_SDK_DIR", root / "sdk"))
+    available = discover(sdk_dir)
+    names = valid_names(available)
+    get = config.getoption
+    default = opts.choose("--sdks", get("sdks"), names)
+    enc = select(
+        available,
+        opts.choose("--sdks-encrypt", get("sdks_encrypt"), names)
+        if get("sdks_encrypt")
+        else default,
+    )
+    dec = select(
+        available,
+        opts.choose("--sdks-decrypt", get("sdks_decrypt"), names)
+        if get("sdks_decrypt")
+        else default,
+    )
+    focus = select(available, opts.choose("--focus", get("focus"), names))
+    containers = opts.choose("--containers", get("containers"), list(opts.CONTAINERS))
+    if _is_worker(config):
+        run_id = config.workerinput["xtdf_run_id"]  # type: ignore[attr-defined]
+        worker = config.workerinput["workerid"]  # type: ignore[attr-defined]
+    else:
+        run_id, worker = uuid.uuid4().hex, "main"
+    cache_dir = Path(get("tdf_cache_dir") or root / ".xtdf" / "cache")
+    cache = SharedCache(cache_dir, run_id=run_id, enabled=not get("no_tdf_cache"))
+    if get("tdf_cache_clear") and not _is_worker(config):
+        cache.clear()
+    harness = Harness(
+        root=root,
+        run_id=run_id,
+        worker=worker,
+        sdk_dir=sdk_dir,
+        encrypt_sdks=enc,
+        decrypt_sdks=dec,
+        focus=set(focus),
+        containers=containers,
+        sizes=["small", "large"] if get("large") else ["small"],
+        cache=cache,
+    )
+    config.stash[HARNESS] = harness
+    if not _is_worker(config):
+        stats_json = get("stats_json")
+        harness.report = MatrixReport(
+            config, Path(stats_json) if stats_json else root / ".xtdf" / "last-run.json"
+        )
+        config.pluginmanager.register(harness.report, "xtdf-matrix-report")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    node.workerinput["xtdf_run_id"] = node.config.stash[HARNESS].run_id
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    h = metafunc.config.stash[HARNESS]
+    if "encrypt_sdk" in metafunc.fixturenames:
+        metafunc.parametrize("encrypt_sdk", h.encrypt_sdks, ids=str)
+    if "decrypt_sdk" in metafunc.fixturenames:
+        metafunc.parametrize("decrypt_sdk", h.decrypt_sdks, ids=str)
+    if "container" in metafunc.fixturenames:
+        metafunc.parametrize("container", h.containers)
+    if "size" in metafunc.fixturenames:
+        metafunc.parametrize("size", h.sizes, scope="session")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "encrypt_sdk" in params or "decrypt_sdk" in params:
+            cell = " -> ".join(
+                str(params[k]) for k in ("encrypt_sdk", "decrypt_sdk") if k in params
+            )
+            if "container" in params:
+                cell += f" [{params['container']}]"
+            item.user_properties.append((CELL_PROPERTY, cell))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    h = session.config.stash.get(HARNESS, None)
+    if h is None:
+        return
+    stats = h.cache.stats.as_dict()
+    if _is_worker(session.config):
+        session.config.workeroutput["xtdf_cache_stats"] = stats  # type: ignore[attr-defined]
+        session.config.workeroutput["workerid"] = h.worker  # type: ignore[attr-defined]
+        return
+    if h.report is not None and not h.report.worker_stats:
+        h.report.add_local_stats(h.worker, stats)
+    if h.platform is not None:
+        platform_env.stop_if_ours(h.platform, h.run_id)
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def harness(pytestconfig: pytest.Config) -> Harness:
+    return pytestconfig.stash[HARNESS]
+
+
+@pytest.fixture(scope="session")
+def platform(harness: Harness) -> platform_env.PlatformEnv:
+    """The platform every SDK process talks to; its variables are exported to them."""
+    if harness.platform is None:
+        try:
+            harness.platform = platform_env.resolve(
+                harness.root / ".xtdf" / "platform", harness.run_id
+            )
+        except platform_env.PlatformUnavailable as exc:
+            pytest.fail(f"platform unavailable: {exc}", pytrace=False)
+        os.environ.update(harness.platform.variables)
+    return harness.platform
+
+
+@pytest.fixture(scope="session")
+def in_focus(harness: Harness) -> set[SDK]:
+    """SDKs under focus; a cell runs when one of its SDKs is in this set."""
+    return harness.focus or set(harness.encrypt_sdks) | set(harness.decrypt_sdks)
+
+
+@pytest.fixture(scope="module")
+def tmp_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """Per worker (xdist gives each its own base) and per test module."""
+    return tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+
+
+@pytest.fixture(scope="session")
+def ciphertexts(
+    harness: Harness, platform: platform_env.PlatformEnv, tmp_path_factory: pytest.TempPathFactory
+) -> CipherTexts:
+    return CipherTexts(
+        harness.cache,
+        kas_keys=kas_fingerprint(platform.variables),
+        private_dir=tmp_path_factory.mktemp("private-ciphertexts"),
+    )
+
+
+@pytest.fixture(scope="session")
+def pt_file(harness: Harness, size: str) -> Path:
+    """Deterministic plaintext, the same bytes in every worker (so cache keys agree);
+    made once in the shared cache, which matters for the 5 GiB one."""
+    n = SIZES[size]
+
+    def produce(out: Path) -> None:
+        rng = random.Random(f"xtdf-{size}")
+        with open(out, "wb") as fh:
+            left = n
+            while left:
+                chunk = min(left, 1 << 24)
+                fh.write(rng.randbytes(chunk))
+                left -= chunk
+
+    from xtdf.harness.cache import cache_key
+
+    key = cache_key(kind="plaintext", size=size, bytes=n, generator="random.Random-v1")
+    return harness.cache.get_or_create(
+        key, produce, suffix=".bin", private_dir=harness.root / ".xtdf" / "private"
+    )
