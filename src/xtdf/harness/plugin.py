@@ -124,6 +124,12 @@ def pytest_configure_node(node) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     h = metafunc.config.stash[HARNESS]
+    uses_sdks = {"encrypt_sdk", "decrypt_sdk"} & set(metafunc.fixturenames)
+    if uses_sdks and not (h.encrypt_sdks and h.decrypt_sdks):
+        raise pytest.UsageError(
+            f"no SDK selected: found {len(discover(h.sdk_dir))} under {h.sdk_dir} "
+            "(expected sdk/<name>/dist/<version>/cli.sh; `make sdks` installs them)"
+        )
     if "encrypt_sdk" in metafunc.fixturenames:
         metafunc.parametrize("encrypt_sdk", h.encrypt_sdks, ids=str)
     if "decrypt_sdk" in metafunc.fixturenames:

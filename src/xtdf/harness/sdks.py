@@ -36,6 +36,9 @@ FEATURES = (
 )
 
 
+_ANSWERS: dict[tuple[SDK, str], int] = {}
+
+
 class SdkError(Exception):
     """An SDK process failed; carries its exit status and output for the report."""
 
@@ -86,11 +89,18 @@ class SDK:
         if result.returncode != 0:
             raise SdkError(self, verb, result)
 
+    def answer(self, feature: str) -> int:
+        """``cli.sh supports FEATURE``: 0 yes, 1 no, 2 unknown; asked once per process."""
+        memo = _ANSWERS.get((self, feature))
+        if memo is None:
+            result = subprocess.run([str(self.path), "supports", feature], capture_output=True)
+            if result.returncode not in (0, 1, 2):
+                raise SdkError(self, f"supports {feature}", result)
+            memo = _ANSWERS[(self, feature)] = result.returncode
+        return memo
+
     def supports(self, feature: str) -> bool:
-        result = subprocess.run([str(self.path), "supports", feature], capture_output=True)
-        if result.returncode not in (0, 1, 2):
-            raise SdkError(self, f"supports {feature}", result)
-        return result.returncode == 0
+        return self.answer(feature) == 0
 
     def encrypt(
         self,

@@ -1,0 +1,3 @@
+"""The cross-SDK suite. Run from here: ``pytest -n auto`` (see the project README)."""
+
+pytest_plugins = ["xtdf.harness.plugin"]

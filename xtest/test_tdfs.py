@@ -1,0 +1,180 @@
+"""Round trips, spec targets, manifest shape and tamper detection across every SDK pair."""
+
+from __future__ import annotations
+
+import base64
+import filecmp
+import json
+from pathlib import Path
+
+import pytest
+
+from xtdf.harness import tamper
+from xtdf.harness.cells import require, require_container, skip_unless_in_focus
+from xtdf.harness.ciphertexts import CipherTexts
+from xtdf.harness.schema import validate_manifest
+from xtdf.harness.sdks import SDK, SdkError
+
+
+def _roundtrip_path(tmp_dir: Path, name: str) -> Path:
+    return tmp_dir / f"{name}.untdf"
+
+
+def test_tdf_roundtrip(
+    encrypt_sdk: SDK,
+    decrypt_sdk: SDK,
+    pt_file: Path,
+    tmp_dir: Path,
+    container: str,
+    in_focus: set[SDK],
+    ciphertexts: CipherTexts,
+) -> None:
+    skip_unless_in_focus(in_focus, encrypt_sdk, decrypt_sdk)
+    require_container(encrypt_sdk, container)
+    require_container(decrypt_sdk, container)
+    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, container)
+    rt = _roundtrip_path(tmp_dir, f"rt-{encrypt_sdk}-{decrypt_sdk}-{container}")
+    decrypt_sdk.decrypt(ct, rt, container)
+    assert filecmp.cmp(pt_file, rt, shallow=False)
+    if container.startswith("ztdf"):
+        validate_manifest(tamper.manifest_of(ct))
+
+
+def _hexed(value: str) -> bool:
+    raw = base64.b64decode(value)
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    return all(c in "0123456789abcdef" for c in text) and len(text) % 2 == 0
+
+
+@pytest.mark.parametrize("target_mode", ["4.2.2", "4.3.0"])
+def test_spec_target_modes(
+    encrypt_sdk: SDK,
+    decrypt_sdk: SDK,
+    pt_file: Path,
+    tmp_dir: Path,
+    target_mode: str,
+    in_focus: set[SDK],
+    ciphertexts: CipherTexts,
+) -> None:
+    skip_unless_in_focus(in_focus, encrypt_sdk, decrypt_sdk)
+    if target_mode == "4.3.0":
+        require(encrypt_sdk, "hexless")
+    else:
+        require(decrypt_sdk, "hexaflexible")
+    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "ztdf", target_mode=target_mode)
+    manifest = tamper.manifest_of(ct)
+    validate_manifest(manifest)
+    ii = manifest["encryptionInformation"]["integrityInformation"]
+    hashes = [ii["rootSignature"]["sig"], *(s["hash"] for s in ii["segments"])]
+    if target_mode == "4.3.0":
+        assert manifest.get("schemaVersion") == "4.3.0"
+        assert not any(_hexed(h) for h in hashes), "4.3.0 hashes must be raw base64"
+    else:
+        assert all(_hexed(h) for h in hashes), "4.2.2 hashes must be hex, then base64"
+    rt = _roundtrip_path(tmp_dir, f"target-{target_mode}-{encrypt_sdk}-{decrypt_sdk}")
+    decrypt_sdk.decrypt(ct, rt, "ztdf")
+    assert filecmp.cmp(pt_file, rt, shallow=False)
+
+
+def test_mime_type(
+    encrypt_sdk: SDK, pt_file: Path, in_focus: set[SDK], ciphertexts: CipherTexts
+) -> None:
+    skip_unless_in_focus(in_focus, encrypt_sdk)
+    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "ztdf", mime_type="text/csv")
+    assert tamper.manifest_of(ct)["payload"]["mimeType"] == "text/csv"
+
+
+ZTDF_TAMPERS = {
+    "policy": tamper.change_policy,
+    "policy-binding": tamper.change_policy_binding,
+    "segment-hash": tamper.change_segment_hash,
+    "root-signature": tamper.change_root_signature,
+    "segment-size": tamper.change_segment_size,
+    "payload-byte": tamper.flip_payload_byte,
+    "payload-truncated": tamper.truncate_payload,
+}
+
+
+@pytest.mark.parametrize("how", sorted(ZTDF_TAMPERS))
+def test_ztdf_tamper_detected(
+    encrypt_sdk: SDK,
+    decrypt_sdk: SDK,
+    pt_file: Path,
+    tmp_dir: Path,
+    how: str,
+    in_focus: set[SDK],
+    ciphertexts: CipherTexts,
+) -> None:
+    skip_unless_in_focus(in_focus, decrypt_sdk)
+    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "ztdf")
+    bad = ZTDF_TAMPERS[how](ct, tmp_dir / f"tampered-{how}-{encrypt_sdk}.tdf")
+    rt = _roundtrip_path(tmp_dir, f"tampered-{how}-{encrypt_sdk}-{decrypt_sdk}")
+    with pytest.raises(SdkError):
+        decrypt_sdk.decrypt(bad, rt, "ztdf", expect_error=True)
+    assert not rt.exists() or rt.stat().st_size == 0, "no plaintext may be released"
+
+
+@pytest.mark.parametrize(("how", "offset"), [("payload-tag", -1), ("payload-body", -20)])
+def test_nano_tamper_detected(
+    encrypt_sdk: SDK,
+    decrypt_sdk: SDK,
+    pt_file: Path,
+    tmp_dir: Path,
+    how: str,
+    offset: int,
+    in_focus: set[SDK],
+    ciphertexts: CipherTexts,
+) -> None:
+    skip_unless_in_focus(in_focus, decrypt_sdk)
+    require_container(encrypt_sdk, "nano")
+    require_container(decrypt_sdk, "nano")
+    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "nano")
+    bad = tamper.flip_nano_byte(ct, tmp_dir / f"tampered-{how}-{encrypt_sdk}.ntdf", offset)
+    rt = _roundtrip_path(tmp_dir, f"tampered-{how}-{encrypt_sdk}-{decrypt_sdk}")
+    with pytest.raises(SdkError):
+        decrypt_sdk.decrypt(bad, rt, "nano", expect_error=True)
+    assert not rt.exists() or rt.stat().st_size == 0
+
+
+def _assertions(signing: dict | None = None) -> str:
+    a = {
+        "id": "assertion1",
+        "type": "handling",
+        "scope": "tdo",
+        "appliesToState": "encrypted",
+        "statement": {
+            "format": "json+stanag5636",
+            "schema": "urn:nato:stanag:5636:A:1:elements:json",
+            "value": json.dumps({"ocl": {"dcr": "2024-10-21T20:47:36Z"}}),
+        },
+    }
+    if signing:
+        a["signingKey"] = signing
+    return json.dumps([a])
+
+
+@pytest.mark.parametrize("how", ["statement", "binding-removed"])
+def test_assertion_tamper_detected(
+    encrypt_sdk: SDK,
+    decrypt_sdk: SDK,
+    pt_file: Path,
+    tmp_dir: Path,
+    how: str,
+    in_focus: set[SDK],
+    ciphertexts: CipherTexts,
+) -> None:
+    skip_unless_in_focus(in_focus, decrypt_sdk)
+    require(encrypt_sdk, "assertions")
+    require(decrypt_sdk, "assertion_verification")
+    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "ztdf", assert_value=_assertions())
+    rt = _roundtrip_path(tmp_dir, f"assert-{encrypt_sdk}-{decrypt_sdk}")
+    decrypt_sdk.decrypt(ct, rt, "ztdf")
+    assert filecmp.cmp(pt_file, rt, shallow=False)
+    fn = tamper.change_assertion_statement if how == "statement" else tamper.drop_assertion_binding
+    bad = fn(ct, tmp_dir / f"assert-{how}-{encrypt_sdk}.tdf")
+    rt_bad = _roundtrip_path(tmp_dir, f"assert-{how}-{encrypt_sdk}-{decrypt_sdk}")
+    with pytest.raises(SdkError):
+        decrypt_sdk.decrypt(bad, rt_bad, "ztdf", expect_error=True)
