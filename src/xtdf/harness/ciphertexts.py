@@ -66,7 +66,7 @@ class CipherTexts:
         pt_file: Path,
         container: str,
         *,
-        mime_type: str = "text/plain",
+        mime_type: str = "",
         attr_values: Iterable[str] | None = None,
         assert_value: str = "",
         policy_mode: str = "encrypted",

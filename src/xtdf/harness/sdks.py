@@ -106,7 +106,7 @@ class SDK:
         self,
         pt_file: Path,
         ct_file: Path,
-        mime_type: str = "text/plain",
+        mime_type: str = "",
         container: str = "ztdf",
         attr_values: Iterable[str] | None = None,
         assert_value: str = "",
