@@ -22,6 +22,10 @@ class UsageError(XtdfError):
     exit_code = 2
 
 
+class PayloadTooLargeError(UsageError):
+    """The plaintext does not fit the container (a NanoTDF payload is at most 2^24-1 bytes)."""
+
+
 # --- container / format errors -------------------------------------------------
 
 
@@ -87,6 +91,10 @@ class RootSignatureError(IntegrityError):
 
 class AssertionSignatureError(IntegrityError):
     """An assertion's binding signature or hash does not verify."""
+
+
+class NanoSignatureError(IntegrityError):
+    """A NanoTDF creator signature (the optional trailing section) does not verify."""
 
 
 class PayloadDecryptError(IntegrityError):

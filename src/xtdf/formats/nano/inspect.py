@@ -1,0 +1,83 @@
+"""``xtdf inspect`` for NanoTDF: every header field, without any key."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from xtdf.formats.nano.container import NanoTDF, parse
+from xtdf.formats.nano.enums import Curve
+from xtdf.formats.nano.locator import ResourceLocator
+
+
+def _locator(loc: ResourceLocator) -> dict[str, Any]:
+    return {
+        "protocol": loc.protocol.scheme,
+        "body": loc.body.decode("utf-8", "replace"),
+        "url": loc.url,
+        "kid": loc.kid.decode("utf-8", "replace") if loc.kid else None,
+        "kidHex": loc.identifier.hex() if loc.identifier else None,
+    }
+
+
+def _policy(tdf: NanoTDF) -> dict[str, Any]:
+    policy = tdf.header.policy
+    out: dict[str, Any] = {"mode": policy.mode.label, "type": int(policy.mode)}
+    if policy.remote is not None:
+        out["remote"] = _locator(policy.remote)
+        return out
+    out["length"] = len(policy.content)
+    if policy.mode.is_encrypted:
+        out["ciphertextHex"] = policy.content.hex()
+    else:
+        try:
+            out["policy"] = json.loads(policy.content)
+        except (ValueError, UnicodeDecodeError):
+            out["text"] = policy.content.decode("utf-8", "replace")
+    if policy.key_access is not None:
+        out["keyAccess"] = {
+            "locator": _locator(policy.key_access.locator),
+            "ephemeralKey": policy.key_access.ephemeral_key.hex(),
+        }
+    return out
+
+
+def describe_bytes(data: bytes) -> dict[str, Any]:
+    tdf = parse(data)
+    h = tdf.header
+    header_len = len(h.encode())
+    info: dict[str, Any] = {
+        "format": "nano",
+        "version": "L1L",
+        "kas": _locator(h.kas),
+        "binding": {
+            "mode": "ecdsa" if h.ecdsa_binding else "gmac",
+            "valueHex": h.binding.hex(),
+        },
+        "curve": h.curve.curve_name,
+        "cipher": {"mode": int(h.cipher), "tagBits": h.cipher.tag_bits},
+        "policy": _policy(tdf),
+        "ephemeralKey": h.ephemeral_key.hex(),
+        "headerLength": header_len,
+        "payload": {
+            "length": tdf.payload.length,
+            "iv": tdf.payload.iv.hex(),
+            "ciphertextLength": len(tdf.payload.ciphertext),
+            "tagHex": tdf.payload.tag.hex(),
+        },
+        "hasSignature": h.has_signature,
+        "signature": None,
+    }
+    if tdf.signature is not None:
+        info["signature"] = {
+            "curve": Curve(h.signature_curve).curve_name,
+            "publicKey": tdf.signature.public_key.hex(),
+        }
+    return info
+
+
+def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return describe_bytes(data)
