@@ -1,24 +1,38 @@
 # xtdf: two commands do everything on a fresh machine.
+#   make xtest  - set up, start the local platform, run the cross-SDK matrix with -n auto
 #   make test   - the project's own tests (tests/)
-#   make xtest  - the cross-SDK matrix (see README; arrives with the suite)
 PYTHON ?= python3
 VENV   ?= .venv
-PY     := $(VENV)/bin/python
+PY     := $(abspath $(VENV))/bin/python
 STAMP  := $(VENV)/.installed
+# extra pytest arguments for the matrix, e.g. XTEST_ARGS="--focus=js -k roundtrip"
+XTEST_ARGS ?=
+XTEST_WORKERS ?= auto
 
-.PHONY: test lint bench bench-formats venv clean
+.PHONY: test xtest sdks sdk-py lint bench bench-formats venv clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml hatch_build.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=23.2"
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	@touch $(STAMP)
 
-test: $(STAMP)
+include sdk/sdks.mk
+
+sdk-py: $(STAMP)
+	$(MAKE) -C sdk/py PY=$(PY)
+
+# every SDK in the matrix: ours, otdf-python (two releases) and the JS CLI
+sdks: sdk-py sdks-independent
+
+test: $(STAMP) sdks
 	$(PY) -m ruff check src tests xtest
 	$(PY) -m pytest tests -n 2 -q
+
+xtest: $(STAMP) sdks
+	cd xtest && $(PY) -m pytest -n $(XTEST_WORKERS) -q -p no:cacheprovider $(XTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests xtest
@@ -30,4 +44,4 @@ bench-formats: $(STAMP)
 bench: bench-formats
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist
+	rm -rf $(VENV) .pytest_cache build dist sdk/*/dist

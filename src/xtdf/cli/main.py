@@ -16,6 +16,10 @@ from xtdf.errors import XtdfError
 #: subcommand name -> module that registers it
 COMMANDS: dict[str, str] = {
     "inspect": "xtdf.cli.inspect_cmd",
+    "platform": "xtdf.cli.platform_cmd",
+    "encrypt": "xtdf.cli.encrypt_cmd",
+    "decrypt": "xtdf.cli.decrypt_cmd",
+    "policy": "xtdf.cli.policy_cmd",
 }
 
 

@@ -1,0 +1,108 @@
+"""Wiring the KAS into a platform: keys per instance, the audit log, the registered RPCs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import wrappers_pb2
+
+from xtdf._proto.kas import kas_pb2 as pb
+from xtdf.platform.authz.engine import Authorizer
+from xtdf.platform.kas.audit import AUDIT_FILE, AuditLog
+from xtdf.platform.kas.keyring import StoreKeyRing
+from xtdf.platform.kas.service import KasService
+from xtdf.platform.policy.keys import KeyRecord, KeyStore
+from xtdf.platform.rpc import Method
+
+log = logging.getLogger("xtdf.platform.kas")
+
+SERVICE = "kas.AccessService"
+#: a path to an ``extra-keys.json`` imported as legacy keys into every instance at start
+EXTRA_KEYS_ENV = "XTDF_KAS_EXTRA_KEYS"
+
+_services: weakref.WeakKeyDictionary[Any, KasService] = weakref.WeakKeyDictionary()
+
+
+def instances(platform: Any) -> list[str]:
+    return ["default", *platform.config.kas_ports]
+
+
+def import_extra_keys(
+    platform: Any,
+    source: str | Path | list[dict[str, Any]],
+    *,
+    legacy: bool = True,
+    only: list[str] | None = None,
+) -> list[KeyRecord]:
+    """Import upstream's ``extra-keys.json`` (``[{kid, alg, privateKey, cert}]``) into each
+    KAS instance (or those in ``only``); kids an instance already has are left alone."""
+    store = KeyStore.for_platform(platform)
+    if not isinstance(source, list):
+        import json
+
+        source = json.loads(Path(source).read_text())
+    assert isinstance(source, list)
+    out = []
+    for name in only or instances(platform):
+        store.ensure_kas(name, platform.config.kas_url(name))
+        have = {r.kid for r in store.keys(name)}
+        fresh = [e for e in source if isinstance(e, dict) and e.get("kid") not in have]
+        out.extend(store.import_extra_keys(fresh, kas=name, legacy=legacy))
+    service = _services.get(platform)
+    if service is not None:
+        forget = getattr(service.keyring, "forget", None)
+        if callable(forget):
+            forget()
+    return out
+
+
+def service_for(platform: Any) -> KasService:
+    """The KAS service of a platform whose services are loaded."""
+    try:
+        return _services[platform]
+    except KeyError:
+        raise LookupError("the KAS is not loaded on this platform") from None
+
+
+def methods(platform: Any) -> list[Method]:
+    store = KeyStore.for_platform(platform)
+    for name in instances(platform):
+        store.bootstrap(name, platform.config.kas_url(name))
+    extra = os.environ.get(EXTRA_KEYS_ENV)
+    if extra:
+        records = import_extra_keys(platform, extra)
+        log.info("imported %d legacy key(s) from %s", len(records), extra)
+    audit = AuditLog(Path(platform.config.state_dir) / AUDIT_FILE)
+    service = KasService(StoreKeyRing(store), Authorizer.for_platform(platform), audit)
+    _services[platform] = service
+    return [
+        Method(
+            SERVICE,
+            "PublicKey",
+            pb.PublicKeyRequest,
+            pb.PublicKeyResponse,
+            service.public_key,  # type: ignore[arg-type]
+            auth_required=False,
+            idempotent=True,
+        ),
+        Method(
+            SERVICE,
+            "LegacyPublicKey",
+            pb.LegacyPublicKeyRequest,
+            wrappers_pb2.StringValue,
+            service.legacy_public_key,  # type: ignore[arg-type]
+            auth_required=False,
+            idempotent=True,
+        ),
+        Method(
+            SERVICE,
+            "Rewrap",
+            pb.RewrapRequest,
+            pb.RewrapResponse,
+            service.rewrap,  # type: ignore[arg-type]
+        ),
+    ]

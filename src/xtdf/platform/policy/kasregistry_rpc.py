@@ -1,0 +1,161 @@
+"""``policy.kasregistry.KeyAccessServerRegistryService``: KASes, their keys, the base key.
+
+``CreateKey`` in ``KEY_MODE_CONFIG_ROOT_KEY`` accepts three forms: no key material (the
+platform generates the pair), ``private_key_ctx.wrapped_key`` wrapped with our root key
+(upstream's form, as otdfctl sends it), or, as a local convenience for importing existing
+keys, the base64 of an unencrypted PEM private key, which the platform wraps on arrival.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.message import Message
+
+from xtdf._proto.policy import objects_pb2 as po
+from xtdf._proto.policy.kasregistry import key_access_server_registry_pb2 as kr
+from xtdf.crypto.encoding import b64decode
+from xtdf.platform.policy import algorithms
+from xtdf.platform.policy.rpc_support import Registrar, key_row_id, one_of, page
+from xtdf.platform.policy.store import PolicyStore
+from xtdf.platform.rpc import RpcError
+
+KAS_REGISTRY = "policy.kasregistry.KeyAccessServerRegistryService"
+
+
+def publish_base_key(platform: Any, store: PolicyStore) -> None:
+    """Publish the base key in the well-known configuration as upstream does (``base_key``:
+    ``kas_uri``, ``kas_id``, ``public_key`` with ``algorithm`` spelled ``rsa:2048``...);
+    SDKs read it to choose their default KAS key."""
+    base = store.base_key()
+    register = getattr(platform, "register_wellknown", None)
+    if base is None or register is None:
+        return
+    register(
+        "base_key",
+        {
+            "kas_uri": base.kas_uri,
+            "kas_id": base.kas_id,
+            "public_key": {
+                "algorithm": algorithms.from_enum(base.public_key.algorithm),
+                "kid": base.public_key.kid,
+                "pem": base.public_key.pem,
+            },
+        },
+    )
+
+
+def register(reg: Registrar) -> None:
+    store, rpc = reg.store, reg.rpc
+    keys, platform = reg.keys, reg.platform
+
+    @rpc(
+        KAS_REGISTRY,
+        "CreateKeyAccessServer",
+        kr.CreateKeyAccessServerRequest,
+        kr.CreateKeyAccessServerResponse,
+    )
+    def create_kas(req: kr.CreateKeyAccessServerRequest) -> Message:
+        kas = store.create_kas(
+            req.uri,
+            req.name,
+            req.public_key if req.HasField("public_key") else None,
+            req.source_type,
+            req.metadata,
+        )
+        return kr.CreateKeyAccessServerResponse(key_access_server=kas)
+
+    @rpc(
+        KAS_REGISTRY,
+        "GetKeyAccessServer",
+        kr.GetKeyAccessServerRequest,
+        kr.GetKeyAccessServerResponse,
+        True,
+    )
+    def get_kas(req: kr.GetKeyAccessServerRequest) -> Message:
+        return kr.GetKeyAccessServerResponse(
+            key_access_server=store.get_kas(one_of(req, "identifier"))
+        )
+
+    @rpc(
+        KAS_REGISTRY,
+        "ListKeyAccessServers",
+        kr.ListKeyAccessServersRequest,
+        kr.ListKeyAccessServersResponse,
+        True,
+    )
+    def list_kas(req: kr.ListKeyAccessServersRequest) -> Message:
+        resp = kr.ListKeyAccessServersResponse(key_access_servers=store.list_kas())
+        page(resp, "key_access_servers", req)
+        return resp
+
+    @rpc(KAS_REGISTRY, "CreateKey", kr.CreateKeyRequest, kr.CreateKeyResponse)
+    def create_key(req: kr.CreateKeyRequest) -> Message:
+        if not req.kas_id:
+            raise RpcError("invalid_argument", "kas_id: required")
+        if not req.key_id:
+            raise RpcError("invalid_argument", "key_id: required")
+        alg = algorithms.from_enum(req.key_algorithm)
+        pub = (
+            b64decode(req.public_key_ctx.pem, "public_key_ctx.pem").decode()
+            if req.public_key_ctx.pem
+            else ""
+        )
+        wrapped = req.private_key_ctx.wrapped_key
+        ks = keys()
+        if req.key_mode == po.KEY_MODE_PUBLIC_KEY_ONLY:
+            if not pub:
+                raise RpcError("invalid_argument", "public_key_ctx.pem: required")
+            rec = ks.store_public_only(req.kas_id, req.key_id, alg, pub)
+        elif req.key_mode == po.KEY_MODE_CONFIG_ROOT_KEY:
+            if not wrapped:
+                rec = ks.create_key(req.kas_id, req.key_id, alg, legacy=req.legacy)
+            else:
+                raw = b64decode(wrapped, "private_key_ctx.wrapped_key")
+                if raw.lstrip().startswith(b"-----BEGIN"):
+                    rec = ks.import_key(
+                        req.key_id,
+                        alg,
+                        raw.decode(),
+                        pub or None,
+                        legacy=req.legacy,
+                        kas=req.kas_id,
+                    )
+                else:
+                    rec = ks.store_wrapped(
+                        req.kas_id, req.key_id, alg, wrapped, pub, legacy=req.legacy
+                    )
+        else:
+            raise RpcError(
+                "invalid_argument",
+                f"key_mode: {po.KeyMode.Name(req.key_mode)} is not supported here; use "
+                "KEY_MODE_CONFIG_ROOT_KEY or KEY_MODE_PUBLIC_KEY_ONLY",
+            )
+        return kr.CreateKeyResponse(kas_key=store.get_key(rec.id))
+
+    @rpc(KAS_REGISTRY, "GetKey", kr.GetKeyRequest, kr.GetKeyResponse, True)
+    def get_key(req: kr.GetKeyRequest) -> Message:
+        return kr.GetKeyResponse(kas_key=store.get_key(key_row_id(store, req, "identifier")))
+
+    @rpc(KAS_REGISTRY, "ListKeys", kr.ListKeysRequest, kr.ListKeysResponse, True)
+    def list_keys(req: kr.ListKeysRequest) -> Message:
+        which = req.WhichOneof("kas_filter")
+        kas = getattr(req, which) if which else None
+        legacy = req.legacy if req.HasField("legacy") else None
+        resp = kr.ListKeysResponse(kas_keys=store.list_keys(kas, req.key_algorithm, legacy))
+        page(resp, "kas_keys", req)
+        return resp
+
+    @rpc(KAS_REGISTRY, "SetBaseKey", kr.SetBaseKeyRequest, kr.SetBaseKeyResponse)
+    def set_base_key(req: kr.SetBaseKeyRequest) -> Message:
+        previous, new = store.set_base_key(key_row_id(store, req, "active_key"))
+        publish_base_key(platform, store)
+        resp = kr.SetBaseKeyResponse(new_base_key=new)
+        if previous is not None:
+            resp.previous_base_key.CopyFrom(previous)
+        return resp
+
+    @rpc(KAS_REGISTRY, "GetBaseKey", kr.GetBaseKeyRequest, kr.GetBaseKeyResponse, True)
+    def get_base_key(req: kr.GetBaseKeyRequest) -> Message:
+        base = store.base_key()
+        return kr.GetBaseKeyResponse(base_key=base) if base else kr.GetBaseKeyResponse()

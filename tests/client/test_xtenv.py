@@ -1,0 +1,129 @@
+"""cli.sh's ``XT_WITH_*`` environment becomes ``xtdf`` flags; install writes a runnable cli.sh."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from xtdf.client import features, install_cli
+from xtdf.client.xtenv import argv_for, main
+from xtdf.errors import UsageError
+
+
+def test_plain_encrypt() -> None:
+    assert argv_for("encrypt", "a", "b", "ztdf", {}) == [
+        "encrypt",
+        "a",
+        "-o",
+        "b",
+        "--format",
+        "ztdf",
+    ]
+
+
+def test_encrypt_options() -> None:
+    env = {
+        "XT_WITH_MIME_TYPE": "text/plain",
+        "XT_WITH_ATTRIBUTES": "https://e/attr/a/value/x,https://e/attr/a/value/y",
+        "XT_WITH_ASSERTIONS": '[{"id":"a"}]',
+        "XT_WITH_ECWRAP": "true",
+        "XT_WITH_TARGET_MODE": "4.2.2",
+        "XT_WITH_PLAINTEXT_POLICY": "TRUE",
+    }
+    argv = argv_for("encrypt", "a", "b", "ztdf", env)
+    assert argv[6:] == [
+        "--ecwrap",
+        "--mime-type",
+        "text/plain",
+        "--attr",
+        env["XT_WITH_ATTRIBUTES"],
+        "--assertions",
+        '[{"id":"a"}]',
+        "--plaintext-policy",
+        "--target-mode",
+        "4.2.2",
+    ]
+
+
+def test_nano_ecdsa_and_target_mode_ignored_for_nano() -> None:
+    env = {
+        "XT_WITH_ECDSA_BINDING": "true",
+        "XT_WITH_TARGET_MODE": "4.2.2",
+        "XT_WITH_ECWRAP": "true",
+    }
+    assert argv_for("encrypt", "a", "b", "nano", env)[4:] == ["--format", "nano", "--ecdsa-binding"]
+    assert argv_for("encrypt", "a", "b", "nano", {"XT_WITH_ECDSA_BINDING": "false"})[4:] == [
+        "--format",
+        "nano",
+    ]
+
+
+def test_full_container_names_are_accepted() -> None:
+    assert "--ecwrap" in argv_for("encrypt", "a", "b", "ztdf-ecwrap", {})
+    assert "--ecdsa-binding" in argv_for("encrypt", "a", "b", "nano-with-ecdsa", {})
+
+
+@pytest.mark.parametrize("name", ["XT_WITH_KAS_ALLOWLIST", "XT_WITH_KAS_ALLOW_LIST"])
+def test_decrypt_options_and_both_allowlist_spellings(name: str) -> None:
+    env = {
+        "XT_WITH_ASSERTION_VERIFICATION_KEYS": "/k.json",
+        "XT_WITH_VERIFY_ASSERTIONS": "false",
+        name: "http://a:1,http://b:2",
+        "XT_WITH_IGNORE_KAS_ALLOWLIST": "true",
+        "XT_WITH_MIME_TYPE": "ignored/on-decrypt",
+    }
+    assert argv_for("decrypt", "a", "b", "ztdf", env)[6:] == [
+        "--assertion-keys",
+        "/k.json",
+        "--no-verify-assertions",
+        "--kas-allowlist",
+        "http://a:1,http://b:2",
+        "--ignore-kas-allowlist",
+    ]
+
+
+def test_verify_assertions_true_is_the_default() -> None:
+    assert "--no-verify-assertions" not in argv_for(
+        "decrypt", "a", "b", "ztdf", {"XT_WITH_VERIFY_ASSERTIONS": "true"}
+    )
+
+
+def test_unknown_format_and_verb() -> None:
+    with pytest.raises(UsageError, match="format"):
+        argv_for("encrypt", "a", "b", "zip", {})
+    with pytest.raises(UsageError, match="command"):
+        argv_for("sign", "a", "b", "ztdf", {})
+
+
+def test_main_supports_and_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["supports", "ecwrap"], {}) == 0
+    assert main(["supports", "obligations"], {}) == 1
+    assert main(["supports", "no-such-feature"], {}) == 2
+    assert main(["encrypt", "a"], {}) == 2
+    assert capsys.readouterr().err.startswith("xtdf: usage")
+
+
+def test_installed_cli_sh_answers_supports_without_python(tmp_path: Path) -> None:
+    script = install_cli.install(tmp_path / "dist" / "main", python="/nonexistent/python")
+    assert os.access(script, os.X_OK)
+    assert (tmp_path / "dist" / "main" / "fingerprint-paths").read_text().strip().endswith("xtdf")
+    for feature, ok in features.FEATURES.items():
+        rc = subprocess.run([str(script), "supports", feature], capture_output=True).returncode
+        assert rc == (0 if ok else 1), feature
+    assert subprocess.run([str(script), "supports", "bogus"], capture_output=True).returncode == 2
+
+
+def test_installed_cli_sh_reports_usage_errors_in_one_line(tmp_path: Path) -> None:
+    import sys
+
+    script = install_cli.install(tmp_path, python=sys.executable)
+    result = subprocess.run(
+        [str(script), "encrypt", "x", "y", "zip"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "xtdf: unknown format 'zip'; expected one of ztdf, ztdf-ecwrap, nano, nano-with-ecdsa"
+    ]
