@@ -53,6 +53,9 @@ class CacheStats:
     failures_replayed: int = 0
     corrupt: int = 0
     keys: set[str] = field(default_factory=set)
+    #: entries that are not ciphertexts (plaintexts, fixture handoffs): made / reused
+    other_made: int = 0
+    other_reused: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -103,14 +106,36 @@ class SharedCache:
         *,
         suffix: str = "",
         private_dir: str | os.PathLike[str] | None = None,
+        counted: bool = True,
     ) -> Path:
         """Return the path of the entry for ``key``, calling ``produce(tmp_path)`` at most once
         across all processes sharing this cache. ``produce`` must write its output to the
         path it is given (the file may be absent or empty beforehand).
 
         With the cache disabled, every call produces into ``private_dir`` (as upstream does).
+        ``counted=False`` keeps an entry that is not a ciphertext out of the encryption counts.
         """
-        self.stats.keys.add(key)
+        before = (self.stats.hits, self.stats.misses, self.stats.produced, self.stats.waits)
+        try:
+            return self._get_or_create(key, produce, suffix, private_dir, counted)
+        finally:
+            if not counted:
+                hits, misses, produced, waits = before
+                self.stats.other_made += self.stats.produced - produced
+                self.stats.other_reused += self.stats.hits - hits
+                self.stats.hits, self.stats.misses = hits, misses
+                self.stats.produced, self.stats.waits = produced, waits
+
+    def _get_or_create(
+        self,
+        key: str,
+        produce: Callable[[Path], None],
+        suffix: str,
+        private_dir: str | os.PathLike[str] | None,
+        counted: bool,
+    ) -> Path:
+        if counted:
+            self.stats.keys.add(key)
         if not self.enabled:
             target = Path(private_dir or self.root) / f"{key}{suffix}"
             self._produce_to(target, produce)
@@ -136,7 +161,8 @@ class SharedCache:
         def write(tmp: Path) -> None:
             tmp.write_text(json.dumps(produce(), sort_keys=True))
 
-        return json.loads(self.get_or_create(key, write, suffix=".json").read_text())
+        entry = self.get_or_create(key, write, suffix=".json", counted=False)
+        return json.loads(entry.read_text())
 
     def clear(self) -> None:
         """Remove every entry (locks of running processes are left alone)."""

@@ -105,10 +105,11 @@ def _start(state_dir: Path) -> None:
         time.sleep(0.1)
 
 
-def stop_if_ours(env: PlatformEnv, run_id: str) -> None:
-    if env.external or env.state_dir is None:
-        return
-    marker = env.state_dir / "started-by-run"
+def stop_if_ours(state_dir: Path, run_id: str) -> bool:
+    """Stop the embedded platform if this run (any of its processes) started it."""
+    marker = state_dir / "started-by-run"
     if marker.is_file() and marker.read_text() == run_id:
-        _xtdf("stop", state_dir=env.state_dir)
+        _xtdf("stop", state_dir=state_dir)
         marker.unlink(missing_ok=True)
+        return True
+    return False

@@ -44,6 +44,10 @@ class Harness:
     report: MatrixReport | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
+    @property
+    def platform_state_dir(self) -> Path:
+        return Path(os.environ.get("XTDF_STATE_DIR", self.root / ".xtdf" / "platform"))
+
 
 HARNESS = pytest.StashKey[Harness]()
 
@@ -163,8 +167,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     if h.report is not None and not h.report.worker_stats:
         h.report.add_local_stats(h.worker, stats)
-    if h.platform is not None:
-        platform_env.stop_if_ours(h.platform, h.run_id)
+    platform_env.stop_if_ours(h.platform_state_dir, h.run_id)
 
 
 # -- fixtures ---------------------------------------------------------------------------
@@ -180,9 +183,7 @@ def platform(harness: Harness) -> platform_env.PlatformEnv:
     """The platform every SDK process talks to; its variables are exported to them."""
     if harness.platform is None:
         try:
-            harness.platform = platform_env.resolve(
-                harness.root / ".xtdf" / "platform", harness.run_id
-            )
+            harness.platform = platform_env.resolve(harness.platform_state_dir, harness.run_id)
         except platform_env.PlatformUnavailable as exc:
             pytest.fail(f"platform unavailable: {exc}", pytrace=False)
         os.environ.update(harness.platform.variables)
@@ -231,5 +232,16 @@ def pt_file(harness: Harness, size: str) -> Path:
 
     key = cache_key(kind="plaintext", size=size, bytes=n, generator="random.Random-v1")
     return harness.cache.get_or_create(
-        key, produce, suffix=".bin", private_dir=harness.root / ".xtdf" / "private"
+        key, produce, suffix=".bin", private_dir=harness.root / ".xtdf" / "private", counted=False
     )
+
+
+@pytest.fixture(scope="session")
+def admin(platform: platform_env.PlatformEnv):
+    """A policy admin client on the suite's platform (what upstream does with otdfctl)."""
+    from xtdf.platform.admin import PolicyAdmin
+
+    v = platform.variables
+    client = PolicyAdmin(v["PLATFORMURL"], v["CLIENTID"], v["CLIENTSECRET"])
+    yield client
+    client.close()
