@@ -245,3 +245,14 @@ def admin(platform: platform_env.PlatformEnv):
     client = PolicyAdmin(v["PLATFORMURL"], v["CLIENTID"], v["CLIENTSECRET"])
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def abac_layout(admin, ciphertexts: CipherTexts, platform: platform_env.PlatformEnv) -> dict:
+    """The shared attribute fixture (``xtdf.harness.abac``), made once per run by one worker."""
+    from xtdf.harness import abac
+
+    client_id = platform.variables["CLIENTID"]
+    return ciphertexts.shared_value(  # type: ignore[return-value]
+        "abac-layout", {"client": client_id}, lambda: abac.ensure(admin, client_id)
+    )

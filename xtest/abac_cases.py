@@ -1,0 +1,60 @@
+"""Shared by test_abac and test_policytypes: encrypt with attributes, then check routing."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import pytest
+
+from xtdf.harness import tamper
+from xtdf.harness.abac import LAYOUT
+from xtdf.harness.ciphertexts import CipherTexts
+from xtdf.harness.platform_env import PlatformEnv
+from xtdf.harness.sdks import SDK, SdkError
+
+#: KAS instance -> the upstream test.env variable naming its URL
+KAS_VARS = {
+    "default": "KASURL",
+    "value1": "KASURL1",
+    "value2": "KASURL2",
+    "attr": "KASURL3",
+    "ns": "KASURL4",
+    "km1": "KASURL5",
+    "km2": "KASURL6",
+}
+
+
+def fqns(attrs: list[tuple[str, str]]) -> list[str]:
+    return [LAYOUT[name].fqn(value) for name, value in attrs]
+
+
+def run_case(
+    encrypt_sdk: SDK,
+    decrypt_sdk: SDK,
+    pt_file: Path,
+    tmp_dir: Path,
+    ciphertexts: CipherTexts,
+    platform: PlatformEnv,
+    case: str,
+    attrs: list[tuple[str, str]],
+    kases: set[str],
+    permit: bool,
+    splits: int,
+    container: str = "ztdf",
+) -> None:
+    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, container, attr_values=fqns(attrs))
+    if container.startswith("ztdf"):
+        kaos = tamper.manifest_of(ct)["encryptionInformation"]["keyAccess"]
+        urls = {k["url"].rstrip("/") for k in kaos}
+        want = {platform.variables[KAS_VARS[k]].rstrip("/") for k in kases}
+        assert urls == want, f"{case}: key split to {sorted(urls)}, expected {sorted(want)}"
+        assert len({k.get("sid", "") for k in kaos}) == splits, f"{case}: wrong split count"
+    rt = tmp_dir / f"{case}-{encrypt_sdk}-{decrypt_sdk}-{container}.untdf"
+    if permit:
+        decrypt_sdk.decrypt(ct, rt, container)
+        assert filecmp.cmp(pt_file, rt, shallow=False)
+    else:
+        with pytest.raises(SdkError):
+            decrypt_sdk.decrypt(ct, rt, container, expect_error=True)
+        assert not rt.exists() or rt.stat().st_size == 0, "a refused decrypt released data"
