@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from xtdf.harness import tamper
-from xtdf.harness.cells import require, require_container, skip_unless_in_focus
+from xtdf.harness.cells import (
+    require,
+    require_container,
+    select_target_mode,
+    skip_unless_in_focus,
+)
 from xtdf.harness.ciphertexts import CipherTexts
 from xtdf.harness.schema import validate_manifest
 from xtdf.harness.sdks import SDK, SdkError
@@ -32,7 +37,8 @@ def test_tdf_roundtrip(
     skip_unless_in_focus(in_focus, encrypt_sdk, decrypt_sdk)
     require_container(encrypt_sdk, container)
     require_container(decrypt_sdk, container)
-    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, container)
+    target = select_target_mode(encrypt_sdk, decrypt_sdk) if container.startswith("ztdf") else None
+    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, container, target_mode=target)
     rt = _roundtrip_path(tmp_dir, f"rt-{encrypt_sdk}-{decrypt_sdk}-{container}")
     decrypt_sdk.decrypt(ct, rt, container)
     assert filecmp.cmp(pt_file, rt, shallow=False)
@@ -109,7 +115,8 @@ def test_ztdf_tamper_detected(
     ciphertexts: CipherTexts,
 ) -> None:
     skip_unless_in_focus(in_focus, decrypt_sdk)
-    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "ztdf")
+    target = select_target_mode(encrypt_sdk, decrypt_sdk)
+    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "ztdf", target_mode=target)
     bad = ZTDF_TAMPERS[how](ct, tmp_dir / f"tampered-{how}-{encrypt_sdk}.tdf")
     rt = _roundtrip_path(tmp_dir, f"tampered-{how}-{encrypt_sdk}-{decrypt_sdk}")
     with pytest.raises(SdkError):

@@ -37,3 +37,11 @@ def require_container(sdk: SDK, container: str) -> None:
 def require(sdk: SDK, feature: str) -> None:
     if not sdk.supports(feature):
         pytest.skip(f"{sdk} does not support {feature}")
+
+
+def select_target_mode(encrypt_sdk: SDK, decrypt_sdk: SDK) -> str:
+    """The newest manifest layout both sides speak, as upstream's suite chooses it:
+    4.3.0 (hexless) when the encryptor can write it and the decryptor can read it."""
+    if encrypt_sdk.supports("hexless") and decrypt_sdk.supports("hexless"):
+        return "4.3.0"
+    return "4.2.2"
