@@ -25,6 +25,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_key_routing_and_entitlement(
+    request: pytest.FixtureRequest,
     encrypt_sdk: SDK,
     decrypt_sdk: SDK,
     pt_file: Path,
@@ -41,6 +42,7 @@ def test_key_routing_and_entitlement(
         require(encrypt_sdk, "ns_grants")
     attrs, kases, permit, splits = CASES[case]
     run_case(
+        request,
         encrypt_sdk,
         decrypt_sdk,
         pt_file,

@@ -30,6 +30,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_policy_types(
+    request: pytest.FixtureRequest,
     encrypt_sdk: SDK,
     decrypt_sdk: SDK,
     pt_file: Path,
@@ -44,6 +45,7 @@ def test_policy_types(
     require(encrypt_sdk, "autoconfigure")
     attrs, kases, permit, splits = CASES[case]
     run_case(
+        request,
         encrypt_sdk,
         decrypt_sdk,
         pt_file,

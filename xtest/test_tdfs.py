@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from xtdf.harness import tamper
+from xtdf.harness import limits, tamper
 from xtdf.harness.cells import (
     require,
     require_container,
@@ -26,6 +26,7 @@ def _roundtrip_path(tmp_dir: Path, name: str) -> Path:
 
 
 def test_tdf_roundtrip(
+    request: pytest.FixtureRequest,
     encrypt_sdk: SDK,
     decrypt_sdk: SDK,
     pt_file: Path,
@@ -37,6 +38,7 @@ def test_tdf_roundtrip(
     skip_unless_in_focus(in_focus, encrypt_sdk, decrypt_sdk)
     require_container(encrypt_sdk, container)
     require_container(decrypt_sdk, container)
+    limits.xfail_if_known(request, "roundtrip", encrypt_sdk, decrypt_sdk, container)
     target = select_target_mode(encrypt_sdk, decrypt_sdk) if container.startswith("ztdf") else None
     ct = ciphertexts.encrypt(encrypt_sdk, pt_file, container, target_mode=target)
     rt = _roundtrip_path(tmp_dir, f"rt-{encrypt_sdk}-{decrypt_sdk}-{container}")
@@ -68,7 +70,9 @@ def test_spec_target_modes(
     skip_unless_in_focus(in_focus, encrypt_sdk, decrypt_sdk)
     if target_mode == "4.3.0":
         require(encrypt_sdk, "hexless")
-    else:
+        require(decrypt_sdk, "hexless")
+    else:  # writing the legacy layout on request is what "hexaflexible" promises
+        require(encrypt_sdk, "hexaflexible")
         require(decrypt_sdk, "hexaflexible")
     ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "ztdf", target_mode=target_mode)
     manifest = tamper.manifest_of(ct)
@@ -86,9 +90,14 @@ def test_spec_target_modes(
 
 
 def test_mime_type(
-    encrypt_sdk: SDK, pt_file: Path, in_focus: set[SDK], ciphertexts: CipherTexts
+    request: pytest.FixtureRequest,
+    encrypt_sdk: SDK,
+    pt_file: Path,
+    in_focus: set[SDK],
+    ciphertexts: CipherTexts,
 ) -> None:
     skip_unless_in_focus(in_focus, encrypt_sdk)
+    limits.xfail_if_known(request, "mime_type", encrypt_sdk, None)
     ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "ztdf", mime_type="text/csv")
     assert tamper.manifest_of(ct)["payload"]["mimeType"] == "text/csv"
 
@@ -106,6 +115,7 @@ ZTDF_TAMPERS = {
 
 @pytest.mark.parametrize("how", sorted(ZTDF_TAMPERS))
 def test_ztdf_tamper_detected(
+    request: pytest.FixtureRequest,
     encrypt_sdk: SDK,
     decrypt_sdk: SDK,
     pt_file: Path,
@@ -115,6 +125,8 @@ def test_ztdf_tamper_detected(
     ciphertexts: CipherTexts,
 ) -> None:
     skip_unless_in_focus(in_focus, decrypt_sdk)
+    limits.skip_if_unusable("roundtrip", encrypt_sdk, decrypt_sdk)
+    limits.xfail_if_known(request, f"tamper:{how}", encrypt_sdk, decrypt_sdk)
     target = select_target_mode(encrypt_sdk, decrypt_sdk)
     ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "ztdf", target_mode=target)
     bad = ZTDF_TAMPERS[how](ct, tmp_dir / f"tampered-{how}-{encrypt_sdk}.tdf")
@@ -138,6 +150,7 @@ def test_nano_tamper_detected(
     skip_unless_in_focus(in_focus, decrypt_sdk)
     require_container(encrypt_sdk, "nano")
     require_container(decrypt_sdk, "nano")
+    limits.skip_if_unusable("roundtrip", encrypt_sdk, decrypt_sdk, "nano")
     ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "nano")
     bad = tamper.flip_nano_byte(ct, tmp_dir / f"tampered-{how}-{encrypt_sdk}.ntdf", offset)
     rt = _roundtrip_path(tmp_dir, f"tampered-{how}-{encrypt_sdk}-{decrypt_sdk}")
@@ -176,6 +189,7 @@ def test_assertion_tamper_detected(
     skip_unless_in_focus(in_focus, decrypt_sdk)
     require(encrypt_sdk, "assertions")
     require(decrypt_sdk, "assertion_verification")
+    limits.skip_if_unusable("roundtrip", encrypt_sdk, decrypt_sdk)
     ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "ztdf", assert_value=_assertions())
     rt = _roundtrip_path(tmp_dir, f"assert-{encrypt_sdk}-{decrypt_sdk}")
     decrypt_sdk.decrypt(ct, rt, "ztdf")
