@@ -29,7 +29,7 @@ sdks: sdk-py sdks-independent
 
 test: $(STAMP) sdks
 	$(PY) -m ruff check src tests xtest
-	$(PY) -m pytest tests -n 2 -q
+	$(PY) -m pytest tests -n 2 --dist loadgroup -q
 
 xtest: $(STAMP) sdks
 	cd xtest && $(PY) -m pytest -n $(XTEST_WORKERS) -q -p no:cacheprovider $(XTEST_ARGS)
