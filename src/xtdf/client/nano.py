@@ -70,21 +70,28 @@ def decrypt(
     from xtdf.formats import nano
 
     data = src.read()
-    header, size = nano.parse_header(data)
-    kas_url = header.kas.url
+    kas_url, request = rewrap_request(data)
     allow = allowlist_for(
         client,
         _AsDecryptOptions(options.kas_allowlist, options.ignore_kas_allowlist),
     )
     allow.check(kas_url)
-    kao = {"url": kas_url, "protocol": "kas", "header": b64encode(data[:size])}
-    request = PolicyRequest("policy", "", [(KAO_ID, kao)], algorithm=EC_P256)
     session_key = xec.generate("secp256r1")
     results = client.rewrap(kas_url, [request], session_key, xec.NANO_V1_SALT)
     key = results.get(KAO_ID, KeyAccessError(f"KAS {kas_url} did not answer for the header"))
     if isinstance(key, XtdfError):
         raise key
     dst.write(nano.decrypt(data, key))
+
+
+def rewrap_request(data: bytes) -> tuple[str, PolicyRequest]:
+    """The KAS URL from the header, and the rewrap request entry carrying the header."""
+    from xtdf.formats import nano
+
+    header, size = nano.parse_header(data)
+    kas_url = header.kas.url
+    kao = {"url": kas_url, "protocol": "kas", "header": b64encode(data[:size])}
+    return kas_url, PolicyRequest("policy", "", [(KAO_ID, kao)], algorithm=EC_P256)
 
 
 @dataclass

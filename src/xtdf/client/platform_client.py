@@ -23,7 +23,7 @@ from xtdf.client.kas import (
     unsigned_request,
     unwrap_response,
 )
-from xtdf.client.transport import Transport, _raise_for_status
+from xtdf.client.transport import Transport, raise_for_status
 from xtdf.errors import KeyAccessError, PlatformError
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class PlatformClient:
             if retry and self.tokens.nonces.get(origin_of(url)) != nonce:
                 self.tokens.nonces[origin_of(url)] = nonce
                 continue
-            _raise_for_status(resp, f"{url.rsplit('/', 1)[-1]} at {url}")
+            raise_for_status(resp, f"{url.rsplit('/', 1)[-1]} at {url}")
             return resp.json(url)
         raise PlatformError(f"{url}: DPoP nonce challenge repeated")  # pragma: no cover
 

@@ -122,7 +122,7 @@ class Transport:
 
     def get_json(self, url: str, headers: Mapping[str, str] | None = None) -> Any:
         resp = self.request("GET", url, headers={"Accept": "application/json", **(headers or {})})
-        _raise_for_status(resp, f"GET {url}")
+        raise_for_status(resp, f"GET {url}")
         return resp.json(f"GET {url}")
 
     def post_form(
@@ -139,7 +139,7 @@ class Transport:
         hdrs = {"Content-Type": "application/json", "Connect-Protocol-Version": "1"}
         body = json.dumps(message, separators=(",", ":")).encode()
         resp = self.request("POST", url, body, {**hdrs, **(headers or {})})
-        _raise_for_status(resp, url.rsplit("/", 1)[-1] + f" at {url}")
+        raise_for_status(resp, url.rsplit("/", 1)[-1] + f" at {url}")
         return resp.json(url)
 
 
@@ -162,7 +162,8 @@ def _quickack(sock: socket.socket | None) -> None:
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
-def _raise_for_status(resp: Response, what: str) -> None:
+def raise_for_status(resp: Response, what: str) -> None:
+    """Raise the typed error for a non-2xx answer, naming the call and the server's reason."""
     if resp.status < 300:
         return
     code, message = "", resp.body[:200].decode("utf-8", "replace").strip()
