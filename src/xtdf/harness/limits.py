@@ -34,6 +34,12 @@ class Limit:
 
 
 ZTDF = frozenset({"ztdf", "ztdf-ecwrap"})
+NANO = frozenset({"nano", "nano-with-ecdsa"})
+JS_NANO_KID = (
+    "@opentdf/cli 2.0.0-beta.1412 cannot parse a NanoTDF whose KAS resource locator carries "
+    "a key identifier (the spec's identifier-size nibble): it fails in Header.parse "
+    "(lengthOfPublicKey); this writer puts the KAS kid there, as the Go SDK does"
+)
 
 LIMITS: tuple[Limit, ...] = (
     Limit(
@@ -60,6 +66,27 @@ LIMITS: tuple[Limit, ...] = (
         "hashes or segment sizes; it relies on the AES-GCM tags alone",
         decrypt="otdf-python",
         containers=ZTDF,
+    ),
+    Limit(
+        frozenset({"roundtrip", "nano_policy"}),
+        JS_NANO_KID,
+        encrypt="py",
+        decrypt="js",
+        containers=NANO,
+    ),
+    Limit(
+        frozenset({"roundtrip", "nano_policy"}),
+        JS_NANO_KID,
+        encrypt="otdf-python",
+        decrypt="js",
+        containers=NANO,
+    ),
+    Limit(
+        frozenset({"nano_policy:encrypted"}),
+        "otdf-python (0.9.0, 0.11.0) writes NanoTDF policies as embedded plaintext only; it "
+        "has no encrypted policy mode",
+        encrypt="otdf-python",
+        containers=NANO,
     ),
     Limit(
         frozenset({"mime_type"}),
