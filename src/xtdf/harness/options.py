@@ -34,6 +34,7 @@ def add_options(parser: pytest.Parser) -> None:
         action="store_true",
         help="every worker encrypts for itself, as upstream does",
     )
+    group.addoption("--compat-md", help="regenerate the measured section of this compat doc")
     group.addoption("--stats-json", help="write cache and matrix statistics to this JSON file")
 
 

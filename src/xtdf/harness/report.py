@@ -102,9 +102,19 @@ class MatrixReport:
                 )
             t = data["cache"]["total"]
             tr.write_line(
-                f"encryptions {t.get('produced', 0)} / distinct keys {t['distinct_keys']}"
+                f"encryptions {t.get('produced', 0)} ({t.get('failures', 0)} failed, retried "
+                f"each run) / distinct keys {t['distinct_keys']}"
                 f" = {t['encryptions_per_key']}; wall {data['wall_seconds']:.1f} s"
             )
+        compat = self.config.getoption("compat_md", None)
+        if compat:
+            from xtdf.harness.compat import render, update
+            from xtdf.harness.plugin import HARNESS
+
+            h = self.config.stash[HARNESS]
+            command = "cd xtest && pytest " + " ".join(self.config.invocation_params.args)
+            update(Path(compat), render(self.cells, [*h.encrypt_sdks, *h.decrypt_sdks], command))
+            tr.write_line(f"compatibility table written to {compat}")
         if self.stats_json is not None:
             self.stats_json.parent.mkdir(parents=True, exist_ok=True)
             self.stats_json.write_text(json.dumps(data, indent=2, sort_keys=True))
