@@ -32,7 +32,6 @@ pytestmark = pytest.mark.skipif(
 
 PLAINTEXT = b"hello, cross-SDK world\n" * 50
 CONTAINERS = ["ztdf", "ztdf-ecwrap", "nano", "nano-with-ecdsa"]
-_nano_kas: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -65,22 +64,6 @@ def _fmt(container: str) -> str:
     return "nano" if container.startswith("nano") else "ztdf"
 
 
-def _require_kas_for(container: str, run: Runner, tmp_path: Path) -> None:
-    """Skip NanoTDF cases, naming the reason, while the platform KAS cannot rewrap them."""
-    if not container.startswith("nano"):
-        return
-    if "answer" not in _nano_kas:
-        pt, ct, rt = tmp_path / "probe.txt", tmp_path / "probe.nano", tmp_path / "probe.out"
-        pt.write_bytes(b"probe")
-        run("encrypt", str(pt), str(ct), "nano")
-        result = run("decrypt", str(ct), str(rt), "nano")
-        _nano_kas["answer"] = "" if result.returncode == 0 else result.stderr.strip()
-        for f in (pt, ct, rt):
-            f.unlink(missing_ok=True)
-    if "unsupported key type" in _nano_kas["answer"]:
-        pytest.skip(f"the platform KAS does not rewrap NanoTDF yet: {_nano_kas['answer']}")
-
-
 def _encrypt(run: Runner, tmp_path: Path, container: str, **env: str) -> Path:
     pt, ct = tmp_path / "pt.txt", tmp_path / f"ct.{container}"
     pt.write_bytes(PLAINTEXT)
@@ -94,7 +77,6 @@ def _encrypt(run: Runner, tmp_path: Path, container: str, **env: str) -> Path:
 
 @pytest.mark.parametrize("container", CONTAINERS)
 def test_roundtrip(run: Runner, tmp_path: Path, container: str) -> None:
-    _require_kas_for(container, run, tmp_path)
     ct = _encrypt(run, tmp_path, container)
     rt = tmp_path / "rt.txt"
     extra = {"XT_WITH_ECWRAP": "true"} if container == "ztdf-ecwrap" else {}
@@ -172,7 +154,6 @@ def test_kas_outside_allowlist_is_refused(run: Runner, tmp_path: Path, container
     )
     assert refused.returncode != 0 and not rt.exists()
     assert "allowlist" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
-    _require_kas_for(container, run, tmp_path)
     ignored = run(
         "decrypt",
         str(ct),
@@ -266,7 +247,6 @@ def test_assertions_signed_and_verified(run: Runner, tmp_path: Path) -> None:
 def test_tampered_nano_fails_and_leaves_no_output(
     run: Runner, tmp_path: Path, container: str
 ) -> None:
-    _require_kas_for(container, run, tmp_path)
     ct = _encrypt(run, tmp_path, container)
     data = bytearray(ct.read_bytes())
     data[-20] ^= 0x01  # inside the payload ciphertext
