@@ -91,3 +91,18 @@ def test_tmp_dir_is_per_module(project: pytest.Pytester) -> None:
         test_b="def test_b(tmp_dir):\n    assert tmp_dir.name.startswith('test_b')\n",
     )
     project.runpytest().assert_outcomes(passed=2)
+
+
+def test_junit_and_html_reports(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        """
+        def test_cell(encrypt_sdk, decrypt_sdk, container):
+            pass
+        """
+    )
+    result = project.runpytest(
+        "--sdks=beta", "--containers=ztdf", "--junitxml=report.xml", "--html=report.html"
+    )
+    result.assert_outcomes(passed=1)
+    assert "beta@main-beta@main-ztdf" in (project.path / "report.xml").read_text()
+    assert "beta@main-beta@main-ztdf" in (project.path / "report.html").read_text()
