@@ -199,3 +199,29 @@ def test_assertion_tamper_detected(
     rt_bad = _roundtrip_path(tmp_dir, f"assert-{how}-{encrypt_sdk}-{decrypt_sdk}")
     with pytest.raises(SdkError):
         decrypt_sdk.decrypt(bad, rt_bad, "ztdf", expect_error=True)
+
+
+def test_kas_allowlist(
+    request: pytest.FixtureRequest,
+    encrypt_sdk: SDK,
+    decrypt_sdk: SDK,
+    pt_file: Path,
+    tmp_dir: Path,
+    in_focus: set[SDK],
+    ciphertexts: CipherTexts,
+) -> None:
+    """A KAS outside the decryptor's allowlist is never asked; ignoring the list decrypts."""
+    skip_unless_in_focus(in_focus, encrypt_sdk, decrypt_sdk)
+    require(decrypt_sdk, "kasallowlist")
+    limits.skip_if_unusable("roundtrip", encrypt_sdk, decrypt_sdk)
+    limits.xfail_if_known(request, "allowlist", encrypt_sdk, decrypt_sdk)
+    target = select_target_mode(encrypt_sdk, decrypt_sdk)
+    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "ztdf", target_mode=target)
+    elsewhere = "http://kas.invalid:9999/kas"
+    refused = _roundtrip_path(tmp_dir, f"allowlist-refused-{encrypt_sdk}-{decrypt_sdk}")
+    with pytest.raises(SdkError):
+        decrypt_sdk.decrypt(ct, refused, "ztdf", kasallowlist=elsewhere, expect_error=True)
+    assert not refused.exists() or refused.stat().st_size == 0
+    ignored = _roundtrip_path(tmp_dir, f"allowlist-ignored-{encrypt_sdk}-{decrypt_sdk}")
+    decrypt_sdk.decrypt(ct, ignored, "ztdf", kasallowlist=elsewhere, ignore_kas_allowlist=True)
+    assert filecmp.cmp(pt_file, ignored, shallow=False)

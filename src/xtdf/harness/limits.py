@@ -89,6 +89,12 @@ LIMITS: tuple[Limit, ...] = (
         containers=NANO,
     ),
     Limit(
+        frozenset({"allowlist"}),
+        "otdf-python (0.9.0, 0.11.0) adds --kas-allowlist entries to the platform's own KAS "
+        "instead of replacing it, so a list that omits that KAS still lets it be asked",
+        decrypt="otdf-python",
+    ),
+    Limit(
         frozenset({"mime_type"}),
         "@opentdf/cli 2.0.0-beta.1412 has no option to set the payload mime type",
         encrypt="js",
