@@ -32,7 +32,7 @@ test: $(STAMP) sdks
 	$(PY) -m pytest tests -n 2 --dist loadgroup -q
 
 xtest: $(STAMP) sdks
-	cd xtest && $(PY) -m pytest -n $(XTEST_WORKERS) -q -p no:cacheprovider $(XTEST_ARGS)
+	cd xtest && $(PY) -m pytest -n $(XTEST_WORKERS) -q $(XTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests xtest

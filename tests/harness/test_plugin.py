@@ -106,3 +106,46 @@ def test_junit_and_html_reports(project: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
     assert "beta@main-beta@main-ztdf" in (project.path / "report.xml").read_text()
     assert "beta@main-beta@main-ztdf" in (project.path / "report.html").read_text()
+
+
+def test_matrix_tests_clustered_by_encryption_family(project: pytest.Pytester) -> None:
+    """Tests of one encryption run back to back, so a worker reuses what it just made."""
+    project.makepyfile(
+        """
+        import pytest
+
+        def test_first(encrypt_sdk, decrypt_sdk, container):
+            pass
+
+        def test_plain():
+            pass
+
+        def test_second(encrypt_sdk, container):
+            pass
+        """
+    )
+    result = project.runpytest("--containers=ztdf,nano", "--collect-only", "-q")
+    ids = [line for line in result.stdout.lines if "::" in line]
+    families = []
+    for nodeid in ids:
+        params = nodeid.partition("[")[2]
+        families.append(params.split("-")[0] + params.rsplit("-", 1)[-1] if params else "plain")
+    # each family is one contiguous run, and test_plain keeps its place after the first family
+    runs = [f for i, f in enumerate(families) if i == 0 or families[i - 1] != f]
+    assert len(runs) == len(set(runs)) == 7, families
+    assert ids.index("test_matrix_tests_clustered_by_encryption_family.py::test_plain") > 0
+
+
+def test_stats_json_accounts_for_sdk_process_time(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        """
+        def test_cell(encrypt_sdk):
+            assert encrypt_sdk.answer("ecwrap") == 2
+        """
+    )
+    result = project.runpytest("-n", "2", "--stats-json=stats.json")
+    result.assert_outcomes(passed=3)
+    spent = json.loads((project.path / "stats.json").read_text())["time"]
+    assert spent["workers"] == 2
+    assert spent["calls"]["sdk:supports"] == 3  # asked once per process and SDK
+    assert spent["sdk_seconds"] > 0 and 0 < spent["overhead_share"] < 1

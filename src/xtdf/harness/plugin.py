@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from xtdf.harness import options as opts
-from xtdf.harness import platform_env
+from xtdf.harness import platform_env, scheduling, timing
 from xtdf.harness.cache import SharedCache
 from xtdf.harness.ciphertexts import CipherTexts, kas_fingerprint
 from xtdf.harness.report import CELL_PROPERTY, MatrixReport
@@ -71,6 +71,7 @@ def _is_worker(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    timing.restart()
     root = _project_root(config)
     sdk_dir = Path(os.environ.get("XTDF_SDK_DIR", root / "sdk"))
     available = discover(sdk_dir)
@@ -154,13 +155,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if "container" in params:
                 cell += f" [{params['container']}]"
             item.user_properties.append((CELL_PROPERTY, cell))
+    scheduling.cluster_by_family(items)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     h = session.config.stash.get(HARNESS, None)
     if h is None:
         return
-    stats = h.cache.stats.as_dict()
+    stats = {**h.cache.stats.as_dict(), "timing": timing.CLOCK.as_dict()}
     if _is_worker(session.config):
         session.config.workeroutput["xtdf_cache_stats"] = stats  # type: ignore[attr-defined]
         session.config.workeroutput["workerid"] = h.worker  # type: ignore[attr-defined]
@@ -183,7 +185,8 @@ def platform(harness: Harness) -> platform_env.PlatformEnv:
     """The platform every SDK process talks to; its variables are exported to them."""
     if harness.platform is None:
         try:
-            harness.platform = platform_env.resolve(harness.platform_state_dir, harness.run_id)
+            with timing.CLOCK.timing("platform:start"):
+                harness.platform = platform_env.resolve(harness.platform_state_dir, harness.run_id)
         except platform_env.PlatformUnavailable as exc:
             pytest.fail(f"platform unavailable: {exc}", pytrace=False)
         os.environ.update(harness.platform.variables)
@@ -253,6 +256,11 @@ def abac_layout(admin, ciphertexts: CipherTexts, platform: platform_env.Platform
     from xtdf.harness import abac
 
     client_id = platform.variables["CLIENTID"]
+
+    def make() -> dict:
+        with timing.CLOCK.timing("platform:policy"):
+            return abac.ensure(admin, client_id)
+
     return ciphertexts.shared_value(  # type: ignore[return-value]
-        "abac-layout", {"client": client_id}, lambda: abac.ensure(admin, client_id)
+        "abac-layout", {"client": client_id}, make
     )

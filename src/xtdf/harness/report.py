@@ -74,11 +74,39 @@ class MatrixReport:
             ),
         }
 
-    def as_dict(self) -> dict[str, Any]:
+    def time_spent(self, wall: float) -> dict[str, Any]:
+        """Seconds inside SDK processes and waiting for the platform, against worker time.
+
+        ``overhead_share`` is what is left of ``workers x wall`` after those: pytest, the
+        plugin, fixtures, cache locks, and workers idling at the end of the run.
+        """
+        by_activity: Counter[str] = Counter()
+        calls: Counter[str] = Counter()
+        for stats in self.worker_stats.values():
+            t = stats.get("timing", {})
+            by_activity.update(t.get("seconds", {}))
+            calls.update(t.get("calls", {}))
+        workers = max(1, len(self.worker_stats))
+        sdk = sum(v for k, v in by_activity.items() if k.startswith("sdk:"))
+        platform = sum(v for k, v in by_activity.items() if k.startswith("platform:"))
+        capacity = workers * wall
         return {
-            "wall_seconds": round(time.perf_counter() - self.started, 3),
+            "workers": workers,
+            "worker_seconds": round(capacity, 3),
+            "sdk_seconds": round(sdk, 3),
+            "platform_seconds": round(platform, 3),
+            "overhead_share": round(1 - (sdk + platform) / capacity, 4) if capacity else None,
+            "seconds": {k: round(v, 3) for k, v in sorted(by_activity.items())},
+            "calls": dict(sorted(calls.items())),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        wall = time.perf_counter() - self.started
+        return {
+            "wall_seconds": round(wall, 3),
             "matrix": {cell: dict(c) for cell, c in sorted(self.cells.items())},
             "cache": {"total": self.totals(), "workers": self.worker_stats},
+            "time": self.time_spent(wall),
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -105,6 +133,14 @@ class MatrixReport:
                 f"encryptions {t.get('produced', 0)} ({t.get('failures', 0)} failed, retried "
                 f"each run) / distinct keys {t['distinct_keys']}"
                 f" = {t['encryptions_per_key']}; wall {data['wall_seconds']:.1f} s"
+            )
+        spent = data["time"]
+        if spent["calls"]:
+            tr.write_line(
+                f"time: {spent['sdk_seconds']:.1f} s in SDK processes, "
+                f"{spent['platform_seconds']:.1f} s waiting for the platform, of "
+                f"{spent['worker_seconds']:.1f} worker-seconds; harness overhead "
+                f"{spent['overhead_share']:.1%}"
             )
         compat = self.config.getoption("compat_md", None)
         if compat:

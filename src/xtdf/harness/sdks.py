@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xtdf.harness import timing
 from xtdf.harness.options import CONTAINERS
 
 #: features upstream's tests probe with ``cli.sh supports``
@@ -81,7 +82,8 @@ class SDK:
     # -- the contract --------------------------------------------------------------
     def _run(self, args: list[str], env: dict[str, str], verb: str, expect_error: bool) -> None:
         full_env = {**os.environ, **env}
-        result = subprocess.run([str(self.path), *args], env=full_env, capture_output=True)
+        with timing.CLOCK.timing(f"sdk:{verb}"):
+            result = subprocess.run([str(self.path), *args], env=full_env, capture_output=True)
         if expect_error:
             if result.returncode == 0:
                 raise AssertionError(f"{self} {verb} succeeded but was expected to fail")
@@ -93,7 +95,8 @@ class SDK:
         """``cli.sh supports FEATURE``: 0 yes, 1 no, 2 unknown; asked once per process."""
         memo = _ANSWERS.get((self, feature))
         if memo is None:
-            result = subprocess.run([str(self.path), "supports", feature], capture_output=True)
+            with timing.CLOCK.timing("sdk:supports"):
+                result = subprocess.run([str(self.path), "supports", feature], capture_output=True)
             if result.returncode not in (0, 1, 2):
                 raise SdkError(self, f"supports {feature}", result)
             memo = _ANSWERS[(self, feature)] = result.returncode

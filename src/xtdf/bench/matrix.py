@@ -1,0 +1,221 @@
+"""The whole matrix, timed: ``python -m xtdf.bench.matrix [--workers 0,2,4,auto]``.
+
+Each run is a real ``pytest`` in ``xtest/`` (a child process, so ``RUSAGE_CHILDREN`` gives
+the CPU of pytest, its workers and every SDK process they waited for). The platform is
+started once beforehand and shared by every run, so no run pays for its start-up and its
+CPU is read from ``/proc`` around each run. Runs, in order:
+
+* ``cold -n W`` for each worker count: cache cleared first; wall, CPU, encryptions and
+  distinct cache keys (from the plugin's ``--stats-json``), ratios to ``-n 0``;
+* ``warm -n auto``: the persistent cache left by the cold ``-n auto`` run;
+* ``no-cache -n auto``: ``--no-tdf-cache``, every worker encrypting for itself (upstream).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from xtdf.harness import platform_env
+
+ROOT = Path(__file__).resolve().parents[3]
+XTEST = ROOT / "xtest"
+SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|xfailed|xpassed|errors?)\b")
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _process_cpu(pid: int | None) -> float:
+    """utime + stime of a live process in seconds (0 when it is not ours to read)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _platform_pid(state_dir: Path) -> int | None:
+    from xtdf.platform import lifecycle
+
+    return lifecycle.status(state_dir).pid
+
+
+def run_once(
+    label: str,
+    workers: str,
+    cache_dir: Path,
+    out_dir: Path,
+    *,
+    clear: bool = False,
+    no_cache: bool = False,
+    pytest_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    platform_pid: int | None = None,
+) -> dict[str, Any]:
+    stats = out_dir / f"stats-{label}.json"
+    log = out_dir / f"log-{label}.txt"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", workers, f"--stats-json={stats}"]
+    cmd.append("--no-tdf-cache" if no_cache else f"--tdf-cache-dir={cache_dir}")
+    if clear:
+        cmd.append("--tdf-cache-clear")
+    cmd.extend(pytest_args)
+    cpu0, pcpu0 = _children_cpu(), _process_cpu(platform_pid)
+    start = time.perf_counter()
+    with open(log, "w") as fh:
+        proc = subprocess.run(cmd, cwd=XTEST, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    wall = time.perf_counter() - start
+    cpu, pcpu = _children_cpu() - cpu0, _process_cpu(platform_pid) - pcpu0
+    if proc.returncode not in (0, 1):  # 1: some test failed, still a measurement
+        tail = "\n".join(log.read_text().splitlines()[-15:])
+        raise RuntimeError(f"matrix run {label} exited {proc.returncode}:\n{tail}")
+    tail = log.read_text().strip().splitlines()[-1] if log.stat().st_size else ""
+    outcomes: dict[str, int] = {}
+    for m in SUMMARY.finditer(tail):
+        outcomes["error" if m[2].startswith("error") else m[2]] = int(m[1])
+    data = json.loads(stats.read_text())
+    total = data["cache"]["total"]
+    spent = data.get("time", {})
+    # measured against this process's wall, so pytest's own start-up counts as harness
+    workers_n = spent.get("workers", 1)
+    inside = spent.get("sdk_seconds", 0.0) + spent.get("platform_seconds", 0.0)
+    return {
+        "label": label,
+        "workers": workers,
+        "command": " ".join(["pytest", *cmd[3:]]),
+        "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
+        "platform_cpu_seconds": round(pcpu, 2),
+        "outcomes": outcomes,
+        "exit_code": proc.returncode,
+        "encryptions": total.get("produced", 0),
+        "failed_encryptions": total.get("failures", 0),
+        "distinct_keys": total.get("distinct_keys", 0),
+        "encryptions_per_key": total.get("encryptions_per_key"),
+        "hits": total.get("hits", 0),
+        "waits": total.get("waits", 0),
+        "wait_seconds": round(
+            sum(w.get("wait_seconds", 0.0) for w in data["cache"]["workers"].values()), 2
+        ),
+        "time": spent,
+        "overhead_share": round(1 - inside / (workers_n * wall), 4),
+    }
+
+
+def run(
+    workers: list[str] | None = None,
+    *,
+    warm: bool = True,
+    no_cache: bool = True,
+    pytest_args: tuple[str, ...] = (),
+    out_dir: Path | None = None,
+    log: Any = None,
+) -> dict[str, Any]:
+    """Run the matrix at each worker count (cold), then warm and without cache at -n auto."""
+    workers = workers or ["0", "2", "4", "auto"]
+    say = log or (lambda msg: None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "KASURL"))}
+    env.pop("PLATFORMURL", None)
+    state_dir = Path(env.setdefault("XTDF_STATE_DIR", str(ROOT / ".xtdf" / "platform")))
+    run_id = f"bench-{uuid.uuid4().hex}"
+    start = time.perf_counter()
+    platform = platform_env.resolve(state_dir, run_id)
+    platform_start = time.perf_counter() - start
+    pid = _platform_pid(state_dir)
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="xtdf-bench-matrix-") as tmp:
+        work = Path(out_dir or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        cache = Path(tmp) / "cache"
+        kw = {"pytest_args": pytest_args, "env": env, "platform_pid": pid}
+        try:
+            for w in workers:
+                say(f"matrix: cold -n {w}")
+                runs.append(run_once(f"cold-n{w}", w, cache, work, clear=True, **kw))
+            last = workers[-1]
+            if warm:
+                say(f"matrix: warm -n {last}")
+                runs.append(run_once(f"warm-n{last}", last, cache, work, **kw))
+            if no_cache:
+                say(f"matrix: no cache -n {last}")
+                runs.append(run_once(f"nocache-n{last}", last, cache, work, no_cache=True, **kw))
+        finally:
+            if platform.started_here:
+                platform_env.stop_if_ours(state_dir, run_id)
+    base = next((r for r in runs if r["label"] == "cold-n0"), None)
+    for r in runs:
+        if base:
+            r["wall_ratio_to_n0"] = round(r["wall_seconds"] / base["wall_seconds"], 3)
+            r["cpu_ratio_to_n0"] = round(r["cpu_seconds"] / base["cpu_seconds"], 3)
+    by = {r["label"]: r for r in runs}
+    cold_last = by.get(f"cold-n{workers[-1]}")
+    summary: dict[str, Any] = {"platform_start_seconds": round(platform_start, 2)}
+    if cold_last and f"warm-n{workers[-1]}" in by:
+        summary["warm_wall_ratio"] = round(
+            by[f"warm-n{workers[-1]}"]["wall_seconds"] / cold_last["wall_seconds"], 3
+        )
+    if cold_last and f"nocache-n{workers[-1]}" in by:
+        nc = by[f"nocache-n{workers[-1]}"]
+        summary["cache_gain_wall_ratio"] = round(cold_last["wall_seconds"] / nc["wall_seconds"], 3)
+        summary["nocache_encryptions_per_key"] = nc["encryptions_per_key"]
+    return {"runs": runs, "summary": summary}
+
+
+def table(result: dict[str, Any]) -> str:
+    head = (
+        "| run | wall s | ratio to -n 0 | CPU s | platform CPU s | encryptions / keys "
+        "| waits | passed | skipped | xfailed | failed | harness overhead |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    rows = []
+    for r in result["runs"]:
+        o = r["outcomes"]
+        share = r["overhead_share"]
+        rows.append(
+            f"| {r['label']} | {r['wall_seconds']:.1f} | {r.get('wall_ratio_to_n0', '-')} "
+            f"| {r['cpu_seconds']:.1f} | {r['platform_cpu_seconds']:.1f} "
+            f"| {r['encryptions']} / {r['distinct_keys']} = {r['encryptions_per_key']} "
+            f"| {r['waits']} | {o.get('passed', 0)} | {o.get('skipped', 0)} "
+            f"| {o.get('xfailed', 0)} | {o.get('failed', 0) + o.get('error', 0)} "
+            f"| {'-' if share is None else f'{share:.1%}'} |"
+        )
+    return head + "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m xtdf.bench.matrix", description=__doc__)
+    p.add_argument("--workers", default="0,2,4,auto", help="comma-separated -n values")
+    p.add_argument("--no-warm", action="store_true", help="skip the warm rerun")
+    p.add_argument("--no-nocache", action="store_true", help="skip the run without cache")
+    p.add_argument("--json", type=Path, help="write the figures here")
+    p.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    args = p.parse_args(argv)
+    result = run(
+        args.workers.split(","),
+        warm=not args.no_warm,
+        no_cache=not args.no_nocache,
+        pytest_args=tuple(args.pytest_args),
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    sys.stdout.write(table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
