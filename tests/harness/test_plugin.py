@@ -147,5 +147,10 @@ def test_stats_json_accounts_for_sdk_process_time(project: pytest.Pytester) -> N
     result.assert_outcomes(passed=3)
     spent = json.loads((project.path / "stats.json").read_text())["time"]
     assert spent["workers"] == 2
-    assert spent["calls"]["sdk:supports"] == 3  # asked once per process and SDK
+    supports = {k: v for k, v in spent["calls"].items() if k.startswith("sdk:supports:")}
+    assert supports == {  # asked once per process and SDK
+        "sdk:supports:alpha@v1": 1,
+        "sdk:supports:alpha@v2": 1,
+        "sdk:supports:beta@main": 1,
+    }
     assert spent["sdk_seconds"] > 0 and 0 < spent["overhead_share"] < 1

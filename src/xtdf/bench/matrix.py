@@ -55,6 +55,23 @@ def _platform_pid(state_dir: Path) -> int | None:
     return lifecycle.status(state_dir).pid
 
 
+def by_sdk(spent: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """``sdk:<verb>:<sdk>`` timings regrouped as {sdk: {verb: calls, seconds, mean_ms}}."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for activity, seconds in spent.get("seconds", {}).items():
+        kind, _, rest = activity.partition(":")
+        verb, _, sdk = rest.partition(":")
+        if kind != "sdk" or not sdk:
+            continue
+        calls = spent.get("calls", {}).get(activity, 0)
+        out.setdefault(sdk, {})[verb] = {
+            "calls": calls,
+            "seconds": round(seconds, 2),
+            "mean_ms": round(1000 * seconds / calls, 1) if calls else 0.0,
+        }
+    return dict(sorted(out.items()))
+
+
 def run_once(
     label: str,
     workers: str,
@@ -112,6 +129,7 @@ def run_once(
             sum(w.get("wait_seconds", 0.0) for w in data["cache"]["workers"].values()), 2
         ),
         "time": spent,
+        "sdk_time": by_sdk(spent),
         "overhead_share": round(1 - inside / (workers_n * wall), 4),
     }
 

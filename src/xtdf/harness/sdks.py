@@ -82,7 +82,7 @@ class SDK:
     # -- the contract --------------------------------------------------------------
     def _run(self, args: list[str], env: dict[str, str], verb: str, expect_error: bool) -> None:
         full_env = {**os.environ, **env}
-        with timing.CLOCK.timing(f"sdk:{verb}"):
+        with timing.CLOCK.timing(f"sdk:{verb}:{self}"):
             result = subprocess.run([str(self.path), *args], env=full_env, capture_output=True)
         if expect_error:
             if result.returncode == 0:
@@ -95,7 +95,7 @@ class SDK:
         """``cli.sh supports FEATURE``: 0 yes, 1 no, 2 unknown; asked once per process."""
         memo = _ANSWERS.get((self, feature))
         if memo is None:
-            with timing.CLOCK.timing("sdk:supports"):
+            with timing.CLOCK.timing(f"sdk:supports:{self}"):
                 result = subprocess.run([str(self.path), "supports", feature], capture_output=True)
             if result.returncode not in (0, 1, 2):
                 raise SdkError(self, f"supports {feature}", result)

@@ -1,0 +1,106 @@
+"""``make bench``: every measurement of issue 6 in one sitting, written to ``bench/results.*``.
+
+``python -m xtdf.bench [--out bench] [--quick] [--only matrix,cli,kas,formats]``
+
+Sections run one after the other on an otherwise idle machine (they would disturb each
+other): the full matrix at several worker counts (``xtdf.bench.matrix``), per-SDK
+``cli.sh`` latency (``xtdf.bench.cli``), KAS rewrap throughput (``xtdf.bench.kas``) and
+ZTDF throughput (``xtdf.bench.formats``). ``--quick`` shrinks each to a smoke run that
+proves the pipeline works; its figures mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from xtdf.bench import report
+
+SECTIONS = ("matrix", "cli", "kas", "formats")
+
+
+def _matrix(quick: bool) -> dict[str, Any]:
+    from xtdf.bench import matrix
+
+    if quick:
+        args = ("test_tdfs.py", "-k", "roundtrip", "--sdks=py", "--containers=ztdf")
+        return matrix.run(["0", "2"], pytest_args=args, log=_say)
+    return matrix.run(["0", "2", "4", "auto"], log=_say)
+
+
+def _cli(quick: bool) -> dict[str, Any]:
+    from xtdf.bench import cli
+
+    if quick:
+        return cli.run(repeat=2, sdks=["py"])
+    return cli.run(repeat=15)
+
+
+def _kas(quick: bool) -> dict[str, Any]:
+    from xtdf.bench import kas
+
+    if quick:
+        return kas.run(clients=[1, 2], requests=40)
+    return kas.run(clients=[1, 8, 32])
+
+
+def _formats(quick: bool) -> dict[str, Any]:
+    from xtdf.bench import formats
+    from xtdf.formats.ztdf import DEFAULT_SEGMENT_SIZE
+
+    size = 4 * formats.MIB if quick else formats.DEFAULT_SIZE_MIB * formats.MIB
+    return formats.run(size, DEFAULT_SEGMENT_SIZE, repeat=1 if quick else 3)
+
+
+RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "matrix": _matrix,
+    "cli": _cli,
+    "kas": _kas,
+    "formats": _formats,
+}
+
+
+def _say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m xtdf.bench", description=__doc__)
+    p.add_argument("--out", type=Path, default=Path("bench"), help="where results.* go")
+    p.add_argument("--quick", action="store_true", help="smoke run: tiny inputs")
+    p.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    args = p.parse_args(argv)
+    wanted = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = sorted(set(wanted) - set(SECTIONS))
+    if unknown:
+        p.error(f"unknown section(s) {', '.join(unknown)}; valid: {', '.join(SECTIONS)}")
+    results: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "machine": report.machine(),
+        "python": platform.python_version(),
+        "command": "python -m xtdf.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    for name in wanted:
+        _say(f"section {name}")
+        start = time.perf_counter()
+        results[name] = RUNNERS[name](args.quick)
+        results[name]["section_seconds"] = round(time.perf_counter() - start, 1)
+    results["targets"] = report.targets(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "results.md").write_text(report.markdown(results))
+    _say(f"wrote {args.out / 'results.md'} and {args.out / 'results.json'}")
+    sys.stdout.write(report.markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
