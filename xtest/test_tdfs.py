@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from xtdf.harness import limits, tamper
 from xtdf.harness.cells import (
@@ -17,6 +18,7 @@ from xtdf.harness.cells import (
     skip_unless_in_focus,
 )
 from xtdf.harness.ciphertexts import CipherTexts
+from xtdf.harness.plugin import Harness
 from xtdf.harness.schema import validate_manifest
 from xtdf.harness.sdks import SDK, SdkError
 
@@ -174,6 +176,107 @@ def _assertions(signing: dict | None = None) -> str:
     if signing:
         a["signingKey"] = signing
     return json.dumps([a])
+
+
+#: HS256 keys are the UTF-8 bytes of the string (upstream's verification-keys file)
+HS256_KEY = "xtdf-assertion-hs256-key-0123456"
+HS256_WRONG = "xtdf-assertion-hs256-key-6543210"
+
+
+def _rsa_pem(path: Path) -> str:
+    """An RSA key made once per machine and kept, so the assertions JSON (and with it the
+    cache key of the ciphertexts signed with it) stays the same from run to run."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from xtdf.atomicfile import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        if not path.is_file():
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            with atomic_write(path) as fh:
+                fh.write(pem)
+    return path.read_text()
+
+
+def _public_pem(private_pem: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+@pytest.fixture(scope="module")
+def assertion_keys(harness: Harness) -> dict[str, tuple[dict, dict, dict]]:
+    """alg -> (signing key, matching verification key, a wrong verification key)."""
+    keys = harness.root / ".xtdf" / "keys"
+    rsa_pem = _rsa_pem(keys / "assertion-rs256.pem")
+    other_pem = _rsa_pem(keys / "assertion-rs256-other.pem")
+    return {
+        "HS256": (
+            {"alg": "HS256", "key": HS256_KEY},
+            {"alg": "HS256", "key": HS256_KEY},
+            {"alg": "HS256", "key": HS256_WRONG},
+        ),
+        "RS256": (
+            {"alg": "RS256", "key": rsa_pem},
+            {"alg": "RS256", "key": _public_pem(rsa_pem)},
+            {"alg": "RS256", "key": _public_pem(other_pem)},
+        ),
+    }
+
+
+def _keys_file(path: Path, key: dict) -> str:
+    path.write_text(json.dumps({"keys": {"assertion1": key}}))
+    return str(path)
+
+
+@pytest.mark.parametrize("alg", ["HS256", "RS256"])
+def test_assertions_signed_and_verified(
+    request: pytest.FixtureRequest,
+    encrypt_sdk: SDK,
+    decrypt_sdk: SDK,
+    pt_file: Path,
+    tmp_dir: Path,
+    alg: str,
+    in_focus: set[SDK],
+    ciphertexts: CipherTexts,
+    assertion_keys: dict[str, tuple[dict, dict, dict]],
+) -> None:
+    """An assertion signed with an explicit key (upstream's assertions file) verifies with
+    the matching key (upstream's verification-keys file), fails with another key, and
+    decrypts with verification turned off."""
+    skip_unless_in_focus(in_focus, encrypt_sdk, decrypt_sdk)
+    require(encrypt_sdk, "assertions")
+    require(decrypt_sdk, "assertion_verification")
+    limits.xfail_if_known(request, "roundtrip", encrypt_sdk, decrypt_sdk, "ztdf")
+    signing, verify, wrong = assertion_keys[alg]
+    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, "ztdf", assert_value=_assertions(signing))
+    (assertion,) = tamper.manifest_of(ct)["assertions"]
+    header = assertion["binding"]["signature"].split(".")[0]
+    assert json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["alg"] == alg
+    name = f"assert-{alg}-{encrypt_sdk}-{decrypt_sdk}"
+    rt = _roundtrip_path(tmp_dir, name)
+    decrypt_sdk.decrypt(ct, rt, "ztdf", assert_keys=_keys_file(tmp_dir / f"{name}.keys", verify))
+    assert filecmp.cmp(pt_file, rt, shallow=False)
+    wrong_keys = _keys_file(tmp_dir / f"{name}-wrong.keys", wrong)
+    refused = _roundtrip_path(tmp_dir, f"{name}-wrong")
+    with pytest.raises(SdkError):
+        decrypt_sdk.decrypt(ct, refused, "ztdf", assert_keys=wrong_keys, expect_error=True)
+    assert not refused.exists() or refused.stat().st_size == 0
+    unverified = _roundtrip_path(tmp_dir, f"{name}-unverified")
+    decrypt_sdk.decrypt(ct, unverified, "ztdf", assert_keys=wrong_keys, verify_assertions=False)
+    assert filecmp.cmp(pt_file, unverified, shallow=False)
 
 
 @pytest.mark.parametrize("how", ["statement", "binding-removed"])

@@ -14,8 +14,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from filelock import FileLock
 
@@ -103,6 +105,57 @@ def _start(state_dir: Path) -> None:
         if time.monotonic() > deadline:
             raise PlatformUnavailable("embedded platform did not become healthy within 60 s")
         time.sleep(0.1)
+
+
+def variables_for(urls: dict[str, str]) -> dict[str, str]:
+    """Upstream's ``test.env`` variables for a platform from its ``urls.json``."""
+    issuer = urls["idp"]
+    platform = urls["platform"]
+    out = {
+        **{k: DEFAULTS[k] for k in ("CLIENTID", "CLIENTSECRET", "REALM")},
+        "KCHOST": issuer.split("/auth/realms/", 1)[0],
+        "KCFULLURL": issuer,
+        "TOKENENDPOINT": f"{issuer}/protocol/openid-connect/token",
+        "PLATFORMENDPOINT": urlsplit(platform).netloc,
+        "PLATFORMURL": platform,
+        "KASURL": urls.get("kas default", f"{platform}/kas"),
+    }
+    return out
+
+
+def resolve_sidecar(
+    state_dir: Path, run_id: str, setup: Callable[[PlatformEnv], None]
+) -> PlatformEnv:
+    """A second embedded platform on free ports, with only the default KAS.
+
+    For cells that need a platform-wide setting (a base key) that would change what every
+    other test encrypts if it were set on the suite's platform. Started once per run under
+    a lock like the main one; ``setup`` runs under the same lock and must be idempotent.
+    Its state directory persists, so its keys (and the ciphertexts made with them) do too.
+    """
+    from xtdf.errors import PlatformError
+    from xtdf.platform import lifecycle
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    marker = state_dir / "started-by-run"
+    with FileLock(str(state_dir / "start.lock")):
+        st = lifecycle.status(state_dir)
+        if not (st.running and st.urls and healthy(st.urls["platform"])):
+            args = ["--state-dir", str(state_dir), "--port", "0", "--idp-port", "0"]
+            try:
+                st = lifecycle.start(state_dir, [*args, "--kas", "none"], timeout_s=60)
+            except PlatformError as exc:
+                raise PlatformUnavailable(f"could not start the second platform: {exc}") from exc
+            marker.write_text(run_id)
+        assert st.urls is not None
+        env = PlatformEnv(
+            variables_for(st.urls),
+            external=False,
+            started_here=marker.is_file() and marker.read_text() == run_id,
+            state_dir=state_dir,
+        )
+        setup(env)
+    return env
 
 
 def stop_if_ours(state_dir: Path, run_id: str) -> bool:

@@ -48,6 +48,12 @@ class Harness:
     def platform_state_dir(self) -> Path:
         return Path(os.environ.get("XTDF_STATE_DIR", self.root / ".xtdf" / "platform"))
 
+    @property
+    def base_key_state_dir(self) -> Path:
+        """The second platform's (see ``base_key_platform``), beside the first."""
+        main = self.platform_state_dir
+        return main.with_name(main.name + "-basekey")
+
 
 HARNESS = pytest.StashKey[Harness]()
 
@@ -170,6 +176,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if h.report is not None and not h.report.worker_stats:
         h.report.add_local_stats(h.worker, stats)
     platform_env.stop_if_ours(h.platform_state_dir, h.run_id)
+    platform_env.stop_if_ours(h.base_key_state_dir, h.run_id)
 
 
 # -- fixtures ---------------------------------------------------------------------------
@@ -264,3 +271,35 @@ def abac_layout(admin, ciphertexts: CipherTexts, platform: platform_env.Platform
     return ciphertexts.shared_value(  # type: ignore[return-value]
         "abac-layout", {"client": client_id}, make
     )
+
+
+@pytest.fixture(scope="session")
+def base_key_platform(
+    harness: Harness,
+    platform: platform_env.PlatformEnv,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[platform_env.PlatformEnv, CipherTexts]:
+    """A second embedded platform whose base key is ``abac.BASE_KEY``, with a
+    ``CipherTexts`` keyed by its keys. Setting a base key on the suite's platform would
+    reroute every other test's attribute-free encryption, so these cells get their own."""
+    from xtdf.harness import abac
+
+    if platform.external:
+        pytest.skip(
+            "base-key cells need the embedded platform: a base key set on the external one "
+            "would change what every other test encrypts"
+        )
+    try:
+        with timing.CLOCK.timing("platform:start"):
+            env = platform_env.resolve_sidecar(
+                harness.base_key_state_dir, harness.run_id, abac.ensure_base_key
+            )
+    except platform_env.PlatformUnavailable as exc:
+        pytest.fail(f"platform unavailable: {exc}", pytrace=False)
+    keys = kas_fingerprint(env.variables) + abac.base_key_fingerprint(env)
+    cts = CipherTexts(
+        harness.cache,
+        kas_keys=keys,
+        private_dir=tmp_path_factory.mktemp("private-basekey-ciphertexts"),
+    )
+    return env, cts
