@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from hashlib import sha256
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -19,6 +18,8 @@ def load_public_pem(pem: str | bytes) -> PublicKey:
     data = pem.encode() if isinstance(pem, str) else pem
     try:
         if b"CERTIFICATE" in data:
+            from cryptography import x509  # costs ~40 ms; most keys are plain PEM
+
             key = x509.load_pem_x509_certificate(data).public_key()
         else:
             key = serialization.load_pem_public_key(data)

@@ -12,7 +12,7 @@ import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from xtdf.errors import (
     IntegrityError,
@@ -25,12 +25,14 @@ from xtdf.errors import (
     XtdfError,
 )
 from xtdf.formats.ztdf import integrity, keywrap
-from xtdf.formats.ztdf.assertions import AssertionKey, AssertionVerificationKeys, verify_all
 from xtdf.formats.ztdf.container import ArchiveReader, Source
 from xtdf.formats.ztdf.keyaccess import SHARE_SIZE, Unwrapper, decrypt_metadata
 from xtdf.formats.ztdf.manifest import KeyAccessObject, Manifest, parse_manifest
 from xtdf.formats.ztdf.payload import MAX_SEGMENT_SIZE, SEGMENT_OVERHEAD, SegmentDecryptor
 from xtdf.formats.ztdf.streams import PathOrFile, fill, is_file_object
+
+if TYPE_CHECKING:  # assertions pull in JOSE; a file without them never loads it
+    from xtdf.formats.ztdf.assertions import AssertionKey, AssertionVerificationKeys
 
 
 @dataclass
@@ -174,6 +176,8 @@ def decrypt(
         dek, metadata = rebuild_key(manifest, unwrapper)
         verify_root_signature(manifest, aggregate, dek)
         if verify_assertions and manifest.assertions:
+            from xtdf.formats.ztdf.assertions import AssertionVerificationKeys, verify_all
+
             keys = (
                 AssertionVerificationKeys(dict(assertion_keys))
                 if isinstance(assertion_keys, Mapping)

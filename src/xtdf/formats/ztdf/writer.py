@@ -13,13 +13,12 @@ import contextlib
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xtdf.crypto.encoding import b64encode
 from xtdf.crypto.symmetric import random_bytes
 from xtdf.errors import UsageError
 from xtdf.formats.ztdf import integrity
-from xtdf.formats.ztdf.assertions import AssertionConfig, sign_assertion
 from xtdf.formats.ztdf.container import ZIP64_LIMIT, ArchiveWriter
 from xtdf.formats.ztdf.keyaccess import SHARE_SIZE, KeyAccessTarget, make_kao
 from xtdf.formats.ztdf.manifest import (
@@ -49,6 +48,9 @@ from xtdf.formats.ztdf.streams import (
     open_input,
     reader_into,
 )
+
+if TYPE_CHECKING:  # assertions pull in JOSE; only files that carry them load it
+    from xtdf.formats.ztdf.assertions import AssertionConfig
 
 #: the spec version this implementation writes for "hexless" targets
 TDF_SPEC_VERSION = "4.3.0"
@@ -155,6 +157,8 @@ def encrypt(
                     mime_type,
                 )
                 if configs:
+                    from xtdf.formats.ztdf.assertions import sign_assertion
+
                     manifest.assertions = [
                         sign_assertion(c, bytes(aggregate), hexed, dek) for c in configs
                     ]
