@@ -10,6 +10,7 @@ accepted alone unless DPoP is enforced. The result fills :class:`CallContext`.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,9 @@ from xtdf.platform.dpop import (
 )
 from xtdf.platform.idp.provider import IdentityProvider
 
+#: how many verified access tokens to remember (oldest forgotten first)
+VERIFIED_TOKENS = 4096
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -41,9 +45,15 @@ class Authenticator:
         self.config = config
         self.idp = idp
         self.replay = ReplayCache(config.dpop_skew_s)
+        #: token -> claims whose signature verified: a client sends the same token on every
+        #: call, and the signature of the same bytes under the same keys cannot change.
+        #: The claim checks below still run on every call.
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
-    def verify_token(self, token: str, now: float | None = None) -> dict[str, Any]:
-        """The verified claims of an access token, or :class:`AuthError` saying why not."""
+    def _signed_claims(self, token: str) -> dict[str, Any]:
+        claims = self._verified.get(token)
+        if claims is not None:
+            return claims
         try:
             decoded = jwt.decode(token, self.idp.keys.public_set, algorithms=ALGORITHMS)
         except BadSignatureError:
@@ -54,6 +64,14 @@ class Authenticator:
         claims = decoded.claims
         if not isinstance(claims, dict):
             raise AuthError("access token payload is not a JSON object")
+        self._verified[token] = claims
+        while len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
+        return claims
+
+    def verify_token(self, token: str, now: float | None = None) -> dict[str, Any]:
+        """The verified claims of an access token, or :class:`AuthError` saying why not."""
+        claims = self._signed_claims(token)
         now = time.time() if now is None else now
         skew = self.config.token_skew_s
         if claims.get("iss") != self.config.issuer:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class Database:
@@ -23,6 +25,9 @@ class Database:
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self._memory: sqlite3.Connection | None = None
+        #: bumped by every committed write; every write goes through :meth:`transaction`
+        self.generation = 0
+        self._memo: dict[Hashable, tuple[int, Any]] = {}
         if str(path) == ":memory:":
             self._memory = self._open()
 
@@ -57,6 +62,18 @@ class Database:
                 return self.conn.execute(sql, params).fetchall()
         return self.conn.execute(sql, params).fetchall()
 
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, reused until the next write: the KAS asks the same policy questions
+        on every rewrap, and the answers only change when policy does. Callers must not
+        mutate what they get back."""
+        generation = self.generation  # read first: a write during compute makes it stale
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == generation:
+            return hit[1]  # type: ignore[no-any-return]
+        value = compute()
+        self._memo[key] = (generation, value)
+        return value
+
     def one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
@@ -73,3 +90,4 @@ class Database:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            self.generation += 1

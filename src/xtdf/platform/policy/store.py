@@ -310,6 +310,9 @@ class PolicyStore(KasRegistry, SubjectMappings):
 
     def definition_of(self, fqn: str) -> tuple[str, int, list[str]]:
         """(definition FQN, rule, its active value FQNs in order) of an active value FQN."""
+        return self.db.memo(("definition_of", fqn), lambda: self._definition_of(fqn))
+
+    def _definition_of(self, fqn: str) -> tuple[str, int, list[str]]:
         parts = parse_value_fqn(fqn)
         rows = self.db.query(
             "SELECT a.rule, v.value, v.active FROM policy_attributes a"

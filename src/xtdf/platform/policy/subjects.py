@@ -159,7 +159,12 @@ class SubjectMappings(StoreBase):
     ) -> list[tuple[str, po.SubjectConditionSet, list[po.Action]]]:
         """Every (value FQN, condition set, actions) of active values: the entitlement rules.
 
-        One query: the KAS asks for this on every rewrap."""
+        One query, and remembered until policy changes: the KAS asks on every rewrap."""
+        return self.db.memo("mappings_with_values", self._mappings_with_values)
+
+    def _mappings_with_values(
+        self,
+    ) -> list[tuple[str, po.SubjectConditionSet, list[po.Action]]]:
         rows = self.db.query(
             "SELECT c.subject_sets, m.actions, v.value, a.name AS attr_name, n.name AS ns_name"
             " FROM policy_subject_mappings m JOIN policy_values v ON v.id = m.value_id"

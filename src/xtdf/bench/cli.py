@@ -1,0 +1,170 @@
+"""One small file through each SDK's ``cli.sh``: ``python -m xtdf.bench.cli [--repeat N]``.
+
+The matrix spends most of its time in SDK processes, one per encrypt or decrypt, so the
+figure that matters is the latency of one ``cli.sh`` call on a small file, start-up
+included, and how much of it is start-up alone. Every SDK found under ``sdk/*/dist/*``
+runs against a platform of our own on free ports (never the suite's fixed ones), each
+call is checked (the round trip must give the plaintext back), and the first call of each
+kind is a warm-up that is not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from xtdf.harness import platform_env
+from xtdf.harness import sdks as sdk_discovery
+
+ROOT = Path(__file__).resolve().parents[3]
+PLAINTEXT_BYTES = 1024
+
+
+class RoundTripError(Exception):
+    """An SDK's decrypt did not give back the plaintext."""
+
+
+def _startup_command(sdk: sdk_discovery.SDK) -> tuple[list[str], str] | None:
+    """The cheapest call of the SDK's own program, and what it measures."""
+    dist = sdk.path.parent
+    if sdk.name == "py":
+        mods = "xtdf.client.xtenv, xtdf.cli.decrypt_cmd, xtdf.client.ztdf, xtdf.formats.ztdf.reader"
+        return (
+            [sys.executable, "-c", f"import {mods}"],
+            "python start + imports of the decrypt path",
+        )
+    if sdk.name == "otdf-python" and (dist / "venv/bin/python").exists():
+        return (
+            [str(dist / "venv/bin/python"), "-m", "otdf_python", "--help"],
+            "python -m otdf_python --help",
+        )
+    mjs = dist / "node_modules/@opentdf/cli/bin/opentdf.mjs"
+    if sdk.name == "js" and mjs.exists():
+        return (["node", str(mjs), "--version"], "node opentdf.mjs --version")
+    return None
+
+
+def _timed(fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def _summary(runs_ms: list[float]) -> dict[str, Any]:
+    ordered = sorted(runs_ms)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {
+        "median_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(p95, 1),
+        "runs_ms": [round(x, 1) for x in runs_ms],
+    }
+
+
+def measure(sdk: sdk_discovery.SDK, repeat: int, work: Path) -> dict[str, Any]:
+    """Median and p95 of one small ZTDF encrypt and decrypt, and of the start-up alone."""
+    pt = work / "pt.bin"
+    pt.write_bytes(os.urandom(PLAINTEXT_BYTES))
+    ct, rt = work / f"{sdk.name}.tdf", work / f"{sdk.name}.out"
+
+    def encrypt() -> None:
+        sdk.encrypt(pt, ct, container="ztdf")
+
+    def decrypt() -> None:
+        rt.unlink(missing_ok=True)
+        sdk.decrypt(ct, rt, "ztdf")
+        if rt.read_bytes() != pt.read_bytes():
+            raise RoundTripError(f"{sdk}: decrypt gave back other bytes than were encrypted")
+
+    encrypt()
+    decrypt()  # warm-up: first calls fill OS caches and write bytecode
+    out: dict[str, Any] = {
+        "encrypt": _summary([_timed(encrypt) for _ in range(repeat)]),
+        "decrypt": _summary([_timed(decrypt) for _ in range(repeat)]),
+    }
+    start = _startup_command(sdk)
+    if start is not None:
+        cmd, what = start
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+        def run() -> None:
+            subprocess.run(cmd, env=env, capture_output=True, check=True)
+
+        run()
+        out["startup_ms"] = round(statistics.median(_timed(run) for _ in range(repeat)), 1)
+        out["startup_measure"] = what
+    return out
+
+
+def _platform(state_dir: Path) -> tuple[dict[str, str], Callable[[], None]]:
+    """Our own platform on free ports; returns its ``test.env`` variables and a stopper."""
+    from xtdf.platform import lifecycle
+
+    args = ["--state-dir", str(state_dir), "--port", "0", "--idp-port", "0", "--kas", "none"]
+    st = lifecycle.start(state_dir, args, timeout_s=60)
+    assert st.urls is not None
+    return platform_env.variables_for(st.urls), lambda: lifecycle.stop(state_dir)
+
+
+def run(repeat: int = 15, sdks: list[str] | None = None) -> dict[str, Any]:
+    """Every discovered SDK (or those named, as ``name`` or ``name@version``)."""
+    return _run(repeat, sdks)
+
+
+def _run(repeat: int, wanted: list[str] | None) -> dict[str, Any]:
+    found = sdk_discovery.discover(ROOT / "sdk")
+    chosen = sdk_discovery.select(found, wanted) if wanted else found
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="xtdf-bench-cli-") as tmp:
+        variables, stop = _platform(Path(tmp) / "platform")
+        saved = {k: os.environ.get(k) for k in variables}
+        os.environ.update(variables)
+        try:
+            for sdk in chosen:
+                work = Path(tmp) / sdk.id
+                work.mkdir()
+                try:
+                    results[sdk.id] = measure(sdk, repeat, work)
+                except (sdk_discovery.SdkError, RoundTripError) as exc:
+                    results[sdk.id] = {"error": str(exc).strip().splitlines()[0][:300]}
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            stop()
+    return {
+        "sdks": results,
+        "repeat": repeat,
+        "plaintext_bytes": PLAINTEXT_BYTES,
+        "command": f"python -m xtdf.bench.cli --repeat {repeat}"
+        + (f" --sdks {','.join(wanted)}" if wanted else ""),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m xtdf.bench.cli", description=__doc__)
+    p.add_argument("--repeat", type=int, default=15)
+    p.add_argument("--sdks", default="", help="comma-separated names or name@version")
+    p.add_argument("--json", type=Path, help="also write the result here")
+    args = p.parse_args(argv)
+    wanted = [s for s in args.sdks.split(",") if s] or None
+    result = run(args.repeat, wanted)
+    text = json.dumps(result, indent=2)
+    if args.json:
+        args.json.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

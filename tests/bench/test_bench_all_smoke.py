@@ -1,0 +1,39 @@
+"""``make bench`` in miniature: every section runs for real on tiny inputs and the results
+files come out with every target row, so the benchmark cannot rot unnoticed."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from xtdf.bench.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# the matrix section runs the suite on the fixed ports, like tests/test_matrix_smoke.py
+pytestmark = pytest.mark.xdist_group("matrix")
+
+
+@pytest.mark.skipif(
+    not os.access(ROOT / "sdk/py/dist/main/cli.sh", os.X_OK),
+    reason="reference SDK not installed at sdk/py/dist/main (make sdks installs it)",
+)
+def test_quick_bench_writes_results(tmp_path: Path) -> None:
+    assert main(["--quick", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    md = (tmp_path / "results.md").read_text()
+    for section in ("matrix", "cli", "kas", "formats"):
+        assert section in results, section
+    cold = [r for r in results["matrix"]["runs"] if r["label"].startswith("cold-")]
+    assert [r["encryptions_per_key"] for r in cold] == [1.0, 1.0]
+    warm = next(r for r in results["matrix"]["runs"] if r["label"].startswith("warm-"))
+    assert warm["encryptions"] == 0 and warm["outcomes"].get("passed", 0) > 0
+    assert all(r["time"]["sdk_seconds"] > 0 for r in results["matrix"]["runs"])
+    names = [t["target"] for t in results["targets"]]
+    assert any(n.startswith("-n 2 wall") for n in names)
+    assert any("KAS rewraps/s" in n for n in names)
+    assert any("cli.sh small encrypt" in n for n in names)
+    assert "## Targets" in md and "Quick smoke run" in md
