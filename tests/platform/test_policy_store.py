@@ -276,3 +276,24 @@ def test_traversal_yields_the_definition_alone(store: PolicyStore) -> None:
     with pytest.raises(RpcError) as exc:
         store.values_by_fqns(["https://example.com/attr/closed/value/unlisted"])
     assert code_of(exc) == "not_found"
+
+
+def test_policy_answers_are_remembered_until_the_next_write(tmp_path: Path) -> None:
+    """The KAS asks for the entitlement rules on every rewrap; the database hands back the
+    same answer until a write, then computes it again."""
+    db = Database(tmp_path / "memo.db")
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert db.memo("k", compute) == 1
+    assert db.memo("k", compute) == 1 and len(calls) == 1
+    db.migrate("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES (1)")
+    assert db.memo("k", compute) == 2
+    store = PolicyStore(db)
+    store.create_namespace("memo.example")
+    assert db.memo("k", compute) == 3, "a policy write must invalidate remembered answers"

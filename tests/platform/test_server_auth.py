@@ -16,6 +16,7 @@ from tests.platform.conftest import (
     dummy_methods,
     start_platform,
 )
+from xtdf.errors import AuthError
 from xtdf.platform.dpop import htu_matches, normalize_htu
 
 CONNECT = {"Connect-Protocol-Version": "1"}
@@ -285,3 +286,15 @@ def test_caller_refused_before_its_body_is_read(lp, http) -> None:
         headers={**CONNECT, "Content-Type": "application/json"},
     )
     assert r.status_code == 401 and r.json()["code"] == "unauthenticated"
+
+
+def test_a_remembered_token_still_expires(lp, http) -> None:
+    """Verified signatures are remembered per token, but every call checks the claims
+    again: a token that worked stops working once its exp has passed."""
+    client = lp.config.client("opentdf")
+    assert client is not None
+    token = lp.platform.idp.issue(client, lifetime_s=120)
+    claims = lp.platform.auth.verify_token(token)
+    assert lp.platform.auth.verify_token(token) == claims  # second call: remembered
+    with pytest.raises(AuthError, match="expired"):
+        lp.platform.auth.verify_token(token, now=claims["exp"] + 3600)
