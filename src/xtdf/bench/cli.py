@@ -53,6 +53,19 @@ def _startup_command(sdk: sdk_discovery.SDK) -> tuple[list[str], str] | None:
     return None
 
 
+#: what the reference SDK's start-up is made of: each a separate ``python -c``, so the
+#: parts overlap (every line pays the interpreter) and show the floor of a Python CLI here
+PY_STARTUP_PARTS = {
+    "interpreter": "pass",
+    "pydantic (manifest and policy models)": "import pydantic",
+    "cryptography + http.client (any client needs them)": (
+        "from cryptography.hazmat.primitives.ciphers.aead import AESGCM; "
+        "from cryptography.hazmat.primitives.asymmetric import rsa, ec, padding; "
+        "import http.client"
+    ),
+}
+
+
 def _timed(fn: Callable[[], None]) -> float:
     start = time.perf_counter()
     fn()
@@ -101,7 +114,20 @@ def measure(sdk: sdk_discovery.SDK, repeat: int, work: Path) -> dict[str, Any]:
         run()
         out["startup_ms"] = round(statistics.median(_timed(run) for _ in range(repeat)), 1)
         out["startup_measure"] = what
+    if sdk.name == "py":
+        out["startup_parts_ms"] = {
+            name: round(_median_run([sys.executable, "-c", code], repeat), 1)
+            for name, code in PY_STARTUP_PARTS.items()
+        }
     return out
+
+
+def _median_run(cmd: list[str], repeat: int) -> float:
+    def run() -> None:
+        subprocess.run(cmd, capture_output=True, check=True)
+
+    run()
+    return statistics.median(_timed(run) for _ in range(repeat))
 
 
 def _platform(state_dir: Path) -> tuple[dict[str, str], Callable[[], None]]:

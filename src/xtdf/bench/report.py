@@ -125,6 +125,11 @@ def _cli_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 if start is not None
                 else ""
             )
+            parts = figures.get("startup_parts_ms") or {}
+            if parts:
+                note += "; of which, each as its own python -c: " + ", ".join(
+                    f"{k} {v:.0f} ms" for k, v in parts.items()
+                )
             rows.append(
                 _row(
                     f"{sdk} cli.sh small {verb}, median",
