@@ -41,7 +41,9 @@ lint: $(STAMP)
 bench-formats: $(STAMP)
 	$(PY) -m xtdf.bench.formats
 
-bench: bench-formats
+# every measurement of issue 6, one sitting: bench/results.md and bench/results.json
+bench: $(STAMP) sdks
+	$(PY) -m xtdf.bench --out bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist sdk/*/dist
