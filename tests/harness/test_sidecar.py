@@ -50,3 +50,16 @@ def test_sidecar_started_once_with_its_base_key_and_stopped_by_its_run(tmp_path:
     finally:
         assert platform_env.stop_if_ours(state, "run-1")
     assert not lifecycle.status(state).running
+
+
+def test_sidecar_comes_back_on_the_same_ports(tmp_path: Path) -> None:
+    """Its KAS URL is inside every ciphertext made with it: the same ports next run keep
+    the cache keys, so a warm rerun does not encrypt again."""
+    state = tmp_path / "sidecar"
+    first = platform_env.resolve_sidecar(state, "run-1", lambda env: None)
+    platform_env.stop_if_ours(state, "run-1")
+    second = platform_env.resolve_sidecar(state, "run-2", lambda env: None)
+    try:
+        assert second.variables == first.variables
+    finally:
+        platform_env.stop_if_ours(state, "run-2")

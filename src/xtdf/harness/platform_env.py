@@ -8,6 +8,7 @@ it. Only the run that started it stops it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,9 +18,13 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from filelock import FileLock
+
+if TYPE_CHECKING:
+    from xtdf.platform.lifecycle import Status
 
 #: upstream's test.env defaults, which the embedded platform serves
 DEFAULTS = {
@@ -133,7 +138,6 @@ def resolve_sidecar(
     a lock like the main one; ``setup`` runs under the same lock and must be idempotent.
     Its state directory persists, so its keys (and the ciphertexts made with them) do too.
     """
-    from xtdf.errors import PlatformError
     from xtdf.platform import lifecycle
 
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -141,11 +145,7 @@ def resolve_sidecar(
     with FileLock(str(state_dir / "start.lock")):
         st = lifecycle.status(state_dir)
         if not (st.running and st.urls and healthy(st.urls["platform"])):
-            args = ["--state-dir", str(state_dir), "--port", "0", "--idp-port", "0"]
-            try:
-                st = lifecycle.start(state_dir, [*args, "--kas", "none"], timeout_s=60)
-            except PlatformError as exc:
-                raise PlatformUnavailable(f"could not start the second platform: {exc}") from exc
+            st = _start_sidecar(state_dir)
             marker.write_text(run_id)
         assert st.urls is not None
         env = PlatformEnv(
@@ -156,6 +156,39 @@ def resolve_sidecar(
         )
         setup(env)
     return env
+
+
+def _start_sidecar(state_dir: Path) -> Status:
+    """Start it on the ports it had last time if they are free, else on any free ports.
+
+    The KAS URL is written into every ciphertext, so new ports would mean new cache keys
+    and a warm rerun that encrypts again."""
+    from xtdf.errors import PlatformError
+    from xtdf.platform import lifecycle
+
+    ports_file = state_dir / "ports.json"
+    try:
+        last = json.loads(ports_file.read_text())
+        wanted = [(int(last["platform"]), int(last["idp"])), (0, 0)]
+    except (OSError, ValueError, KeyError, TypeError):
+        wanted = [(0, 0)]
+    error: Exception | None = None
+    for platform_port, idp_port in wanted:
+        args = ["--state-dir", str(state_dir), "--port", str(platform_port)]
+        args += ["--idp-port", str(idp_port), "--kas", "none"]
+        try:
+            st = lifecycle.start(state_dir, args, timeout_s=60)
+        except PlatformError as exc:
+            error = exc
+            continue
+        assert st.urls is not None
+        ports = {
+            "platform": urlsplit(st.urls["platform"]).port,
+            "idp": urlsplit(st.urls["idp"]).port,
+        }
+        ports_file.write_text(json.dumps(ports))
+        return st
+    raise PlatformUnavailable(f"could not start the second platform: {error}")
 
 
 def stop_if_ours(state_dir: Path, run_id: str) -> bool:
