@@ -124,6 +124,10 @@ def run_once(
         "distinct_keys": total.get("distinct_keys", 0),
         "encryptions_per_key": total.get("encryptions_per_key"),
         "hits": total.get("hits", 0),
+        "by_worker": {
+            w: {k: v.get(k, 0) for k in ("hits", "other_reused", "misses", "waits", "produced")}
+            for w, v in sorted(data["cache"]["workers"].items())
+        },
         "waits": total.get("waits", 0),
         "wait_seconds": round(
             sum(w.get("wait_seconds", 0.0) for w in data["cache"]["workers"].values()), 2

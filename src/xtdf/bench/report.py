@@ -264,6 +264,23 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{s['cache_gain_wall_ratio']}; without the cache, encryptions / distinct "
                 f"keys = {s['nocache_encryptions_per_key']}."
             )
+        out += [
+            "",
+            "Shared cache by worker: hits (of which ciphertexts another worker made) / "
+            "misses / waits on another worker's lock / encryptions:",
+            "",
+        ]
+        for r in mx["runs"]:
+            per = r.get("by_worker") or {}
+            out.append(
+                f"- `{r['label']}`: "
+                + ", ".join(
+                    f"{w} {v['hits']} ({v.get('other_reused', 0)}) / {v['misses']} / "
+                    f"{v['waits']} / {v['produced']}"
+                    for w, v in per.items()
+                )
+            )
+        out += ["", "Commands:", ""]
         for r in mx["runs"]:
             out.append(f"- `{r['label']}`: `cd xtest && {r['command']}`")
         base = next((r for r in mx["runs"] if r["label"] == "cold-n0"), mx["runs"][0])
