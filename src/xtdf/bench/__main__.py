@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from xtdf.bench import report
+from xtdf.errors import XtdfError
 
 SECTIONS = ("matrix", "cli", "kas", "formats")
 
@@ -91,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in wanted:
         _say(f"section {name}")
         start = time.perf_counter()
-        results[name] = RUNNERS[name](args.quick)
+        try:
+            results[name] = RUNNERS[name](args.quick)
+        except (RuntimeError, ValueError, XtdfError) as exc:
+            _say(f"section {name} failed, nothing written: {exc}")
+            return 1
         results[name]["section_seconds"] = round(time.perf_counter() - start, 1)
     results["targets"] = report.targets(results)
     args.out.mkdir(parents=True, exist_ok=True)

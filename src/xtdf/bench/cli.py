@@ -148,6 +148,9 @@ def run(repeat: int = 15, sdks: list[str] | None = None) -> dict[str, Any]:
 def _run(repeat: int, wanted: list[str] | None) -> dict[str, Any]:
     found = sdk_discovery.discover(ROOT / "sdk")
     chosen = sdk_discovery.select(found, wanted) if wanted else found
+    if not chosen:
+        valid = ", ".join(sdk_discovery.valid_names(found)) or "none installed (make sdks)"
+        raise ValueError(f"no SDK matches {','.join(wanted or [])}; valid: {valid}")
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="xtdf-bench-cli-") as tmp:
         variables, stop = _platform(Path(tmp) / "platform")
@@ -184,7 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write the result here")
     args = p.parse_args(argv)
     wanted = [s for s in args.sdks.split(",") if s] or None
-    result = run(args.repeat, wanted)
+    if args.repeat < 1:
+        p.error("--repeat must be at least 1")
+    try:
+        result = run(args.repeat, wanted)
+    except ValueError as exc:
+        p.error(str(exc))
     text = json.dumps(result, indent=2)
     if args.json:
         args.json.write_text(text + "\n")

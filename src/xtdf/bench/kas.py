@@ -292,7 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--transport", choices=TRANSPORTS, default="proto")
     p.add_argument("--json", type=Path, help="also write the result here")
     args = p.parse_args(argv)
-    result = run([int(c) for c in args.clients.split(",") if c], args.requests, args.transport)
+    try:
+        levels = [int(c) for c in args.clients.split(",") if c.strip()]
+    except ValueError:
+        p.error(f"--clients: expected comma-separated whole numbers, got {args.clients!r}")
+    if not levels or min(levels) < 1 or args.requests < 1:
+        p.error("--clients needs numbers >= 1 and --requests a number >= 1")
+    result = run(levels, args.requests, args.transport)
     text = json.dumps(result, indent=2)
     if args.json:
         args.json.write_text(text + "\n")

@@ -226,13 +226,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = p.parse_args(argv)
-    result = run(
-        args.workers.split(","),
-        warm=not args.no_warm,
-        no_cache=not args.no_nocache,
-        pytest_args=tuple(args.pytest_args),
-        log=lambda m: print(m, file=sys.stderr, flush=True),
-    )
+    workers = [w.strip() for w in args.workers.split(",") if w.strip()]
+    bad = [w for w in workers if not (w.isdigit() or w in ("auto", "logical"))]
+    if not workers or bad:
+        p.error(f"--workers: expected -n values (whole numbers, auto, logical), got {bad or '[]'}")
+    try:
+        result = run(
+            workers,
+            warm=not args.no_warm,
+            no_cache=not args.no_nocache,
+            pytest_args=tuple(args.pytest_args),
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+        )
+    except RuntimeError as exc:  # a pytest run that could not run at all
+        print(f"xtdf.bench.matrix: {exc}", file=sys.stderr)
+        return 1
     sys.stdout.write(table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
