@@ -186,34 +186,22 @@ HS256_WRONG = "xtdf-assertion-hs256-key-6543210"
 def _rsa_pem(path: Path) -> str:
     """An RSA key made once per machine and kept, so the assertions JSON (and with it the
     cache key of the ciphertexts signed with it) stays the same from run to run."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     from xtdf.atomicfile import atomic_write
+    from xtdf.crypto import rsa
+    from xtdf.crypto.keys import private_pem
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         if not path.is_file():
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            pem = key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
             with atomic_write(path) as fh:
-                fh.write(pem)
+                fh.write(private_pem(rsa.generate(2048)).encode())
     return path.read_text()
 
 
-def _public_pem(private_pem: str) -> str:
-    from cryptography.hazmat.primitives import serialization
+def _public_pem(private: str) -> str:
+    from xtdf.crypto.keys import load_private_pem, public_pem
 
-    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    return public_pem(load_private_pem(private))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ kind is a warm-up that is not timed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -22,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from xtdf.bench import report
 from xtdf.harness import platform_env
 from xtdf.harness import sdks as sdk_discovery
 
@@ -107,53 +107,41 @@ def measure(sdk: sdk_discovery.SDK, repeat: int, work: Path) -> dict[str, Any]:
     if start is not None:
         cmd, what = start
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-        def run() -> None:
-            subprocess.run(cmd, env=env, capture_output=True, check=True)
-
-        run()
-        out["startup_ms"] = round(statistics.median(_timed(run) for _ in range(repeat)), 1)
+        out["startup_ms"] = round(_median_run_ms(cmd, repeat, env), 1)
         out["startup_measure"] = what
     if sdk.name == "py":
         out["startup_parts_ms"] = {
-            name: round(_median_run([sys.executable, "-c", code], repeat), 1)
+            name: round(_median_run_ms([sys.executable, "-c", code], repeat), 1)
             for name, code in PY_STARTUP_PARTS.items()
         }
     return out
 
 
-def _median_run(cmd: list[str], repeat: int) -> float:
+def _median_run_ms(cmd: list[str], repeat: int, env: dict[str, str] | None = None) -> float:
+    """Median wall time of ``cmd``, after one untimed run."""
+
     def run() -> None:
-        subprocess.run(cmd, capture_output=True, check=True)
+        subprocess.run(cmd, env=env, capture_output=True, check=True)
 
     run()
     return statistics.median(_timed(run) for _ in range(repeat))
 
 
-def _platform(state_dir: Path) -> tuple[dict[str, str], Callable[[], None]]:
-    """Our own platform on free ports; returns its ``test.env`` variables and a stopper."""
-    from xtdf.platform import lifecycle
-
-    args = ["--state-dir", str(state_dir), "--port", "0", "--idp-port", "0", "--kas", "none"]
-    st = lifecycle.start(state_dir, args, timeout_s=60)
-    assert st.urls is not None
-    return platform_env.variables_for(st.urls), lambda: lifecycle.stop(state_dir)
-
-
 def run(repeat: int = 15, sdks: list[str] | None = None) -> dict[str, Any]:
     """Every discovered SDK (or those named, as ``name`` or ``name@version``)."""
-    return _run(repeat, sdks)
+    from xtdf.platform import lifecycle
 
-
-def _run(repeat: int, wanted: list[str] | None) -> dict[str, Any]:
     found = sdk_discovery.discover(ROOT / "sdk")
-    chosen = sdk_discovery.select(found, wanted) if wanted else found
+    chosen = sdk_discovery.select(found, sdks) if sdks else found
     if not chosen:
         valid = ", ".join(sdk_discovery.valid_names(found)) or "none installed (make sdks)"
-        raise ValueError(f"no SDK matches {','.join(wanted or [])}; valid: {valid}")
+        raise ValueError(f"no SDK matches {','.join(sdks or [])}; valid: {valid}")
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="xtdf-bench-cli-") as tmp:
-        variables, stop = _platform(Path(tmp) / "platform")
+        state = Path(tmp) / "platform"
+        st = platform_env.start_private(state)
+        assert st.urls is not None
+        variables = platform_env.variables_for(st.urls)
         saved = {k: os.environ.get(k) for k in variables}
         os.environ.update(variables)
         try:
@@ -170,13 +158,13 @@ def _run(repeat: int, wanted: list[str] | None) -> dict[str, Any]:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-            stop()
+            lifecycle.stop(state)
     return {
         "sdks": results,
         "repeat": repeat,
         "plaintext_bytes": PLAINTEXT_BYTES,
         "command": f"python -m xtdf.bench.cli --repeat {repeat}"
-        + (f" --sdks {','.join(wanted)}" if wanted else ""),
+        + (f" --sdks {','.join(sdks)}" if sdks else ""),
     }
 
 
@@ -193,10 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run(args.repeat, wanted)
     except ValueError as exc:
         p.error(str(exc))
-    text = json.dumps(result, indent=2)
-    if args.json:
-        args.json.write_text(text + "\n")
-    print(text)
+    report.emit(result, args.json)
     return 0
 
 

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from xtdf.bench import procstat, report
 from xtdf.harness import platform_env
 
 NAMESPACE = "bench.xtdf.example"
@@ -36,39 +37,26 @@ TRANSPORTS = ("proto", "json")
 LOAD_PROCESSES = 2
 
 
-def _proc_stat(pid: int) -> tuple[float, float]:
-    """(CPU seconds, peak RSS MiB) of a live process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    hwm = 0.0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            hwm = int(line.split()[1]) / 1024
-    return cpu, hwm
-
-
 def rsa_decrypts_per_s(seconds: float = 1.0) -> float:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    """RSA-2048 OAEP unwraps per second on one core, with the KAS's own primitive."""
+    from xtdf.crypto import rsa as xrsa
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
-    ct = key.public_key().encrypt(os.urandom(32), oaep)
+    key = xrsa.generate(2048)
+    wrapped = xrsa.wrap(key.public_key(), os.urandom(32))
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        key.decrypt(ct, oaep)
+        xrsa.unwrap(key, wrapped)
         n += 1
     return n / (time.perf_counter() - start)
 
 
 def ecdh_per_s(seconds: float = 0.5) -> float:
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from xtdf.crypto import ec as xec
 
-    a = ec.generate_private_key(ec.SECP256R1())
-    b = ec.generate_private_key(ec.SECP256R1()).public_key()
+    a, b = xec.generate(), xec.generate().public_key()
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        a.exchange(ec.ECDH(), b)
+        xec.ecdh(a, b)
         n += 1
     return n / (time.perf_counter() - start)
 
@@ -79,7 +67,7 @@ def _prepare(variables: dict[str, str], work: Path, entitled: bool = True) -> di
     from xtdf.client.config import ClientConfig
     from xtdf.client.kas import key_access_message
     from xtdf.client.platform_client import PlatformClient
-    from xtdf.formats.ztdf import reader, writer
+    from xtdf.formats.ztdf import writer
     from xtdf.formats.ztdf.keyaccess import KeyAccessTarget
     from xtdf.platform.admin import PolicyAdmin, condition_set
 
@@ -97,10 +85,9 @@ def _prepare(variables: dict[str, str], work: Path, entitled: bool = True) -> di
         key = client.kas_public_key(config.kas_url, "rsa:2048")
     pt, ct = work / "pt", work / "ct.tdf"
     pt.write_bytes(b"x" * 64)
-    writer.encrypt(
+    manifest = writer.encrypt(
         pt, ct, key_access=[KeyAccessTarget(key.url, key.pem, key.kid)], attributes=[fqn]
     )
-    manifest = reader.read_manifest(ct)
     kao = manifest.encryption_information.key_access[0]
     return {
         "policy": manifest.encryption_information.policy,
@@ -122,7 +109,6 @@ def _client_thread(
     request token, which may be reused, and one DPoP proof per call, which may not (each
     ``jti`` is single-use). The timed loop then only sends and reads, so the load processes,
     which share the machine with the server, spend as little CPU as a client can."""
-    import json as _json
 
     from xtdf.client import jose
     from xtdf.client.config import ClientConfig
@@ -153,7 +139,7 @@ def _client_thread(
         body = kas_pb2.RewrapRequest(signed_request_token=srt).SerializeToString()
         content_type = "application/proto"
     else:
-        body = _json.dumps({"signedRequestToken": srt}).encode()
+        body = json.dumps({"signedRequestToken": srt}).encode()
         content_type = "application/json"
     proofs = [
         jose.dpop_proof(client.tokens.dpop_key, "POST", url, token.value) for _ in range(count)
@@ -258,22 +244,21 @@ def run(
     }
     with tempfile.TemporaryDirectory(prefix="xtdf-bench-kas-") as tmp:
         state = Path(tmp) / "platform"
-        args = ["--state-dir", str(state), "--port", "0", "--idp-port", "0", "--kas", "none"]
-        st = lifecycle.start(state, args, timeout_s=60)
+        st = platform_env.start_private(state)
         assert st.urls is not None and st.pid is not None
         try:
             variables = platform_env.variables_for(st.urls)
             job = {**_prepare(variables, Path(tmp), entitled), "transport": transport}
             for n in levels:
-                cpu0, _ = _proc_stat(st.pid)
+                cpu0 = procstat.cpu_seconds(st.pid)
                 figures = _level(variables, job, n, requests)
-                cpu1, _ = _proc_stat(st.pid)
+                cpu1 = procstat.cpu_seconds(st.pid)
                 figures["server_cpu_s"] = round(cpu1 - cpu0, 2)
                 figures["server_cpu_ms_per_rewrap"] = round(
                     1000 * (cpu1 - cpu0) / max(1, figures["requests"]), 3
                 )
                 out["clients"][str(n)] = figures
-            out["server_peak_rss_mib"] = round(_proc_stat(st.pid)[1], 1)
+            out["server_peak_rss_mib"] = round(procstat.peak_rss_mib(st.pid), 1)
         finally:
             lifecycle.stop(state)
     out["rsa_decrypt_per_s"] = round(rsa_decrypts_per_s(), 1)
@@ -299,10 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     if not levels or min(levels) < 1 or args.requests < 1:
         p.error("--clients needs numbers >= 1 and --requests a number >= 1")
     result = run(levels, args.requests, args.transport)
-    text = json.dumps(result, indent=2)
-    if args.json:
-        args.json.write_text(text + "\n")
-    print(text)
+    report.emit(result, args.json)
     return 0
 
 

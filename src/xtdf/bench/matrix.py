@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from xtdf.bench import procstat
 from xtdf.harness import platform_env
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,17 +37,6 @@ SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|xfailed|xpassed|errors?)\b")
 def _children_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
-
-
-def _process_cpu(pid: int | None) -> float:
-    """utime + stime of a live process in seconds (0 when it is not ours to read)."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _platform_pid(state_dir: Path) -> int | None:
@@ -91,12 +81,12 @@ def run_once(
     if clear:
         cmd.append("--tdf-cache-clear")
     cmd.extend(pytest_args)
-    cpu0, pcpu0 = _children_cpu(), _process_cpu(platform_pid)
+    cpu0, pcpu0 = _children_cpu(), procstat.cpu_seconds(platform_pid)
     start = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.run(cmd, cwd=XTEST, env=env, stdout=fh, stderr=subprocess.STDOUT)
     wall = time.perf_counter() - start
-    cpu, pcpu = _children_cpu() - cpu0, _process_cpu(platform_pid) - pcpu0
+    cpu, pcpu = _children_cpu() - cpu0, procstat.cpu_seconds(platform_pid) - pcpu0
     if proc.returncode not in (0, 1):  # 1: some test failed, still a measurement
         tail = "\n".join(log.read_text().splitlines()[-15:])
         raise RuntimeError(f"matrix run {label} exited {proc.returncode}:\n{tail}")

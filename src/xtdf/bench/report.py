@@ -6,10 +6,19 @@ why in its note, from the same run's figures (never from a guess).
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from pathlib import Path
 from typing import Any
+
+
+def emit(result: dict[str, Any], path: Path | None) -> None:
+    """A section run on its own: its figures as JSON on stdout, and in ``path`` if given."""
+    text = json.dumps(result, indent=2)
+    if path is not None:
+        path.write_text(text + "\n")
+    print(text)
 
 
 def machine() -> dict[str, Any]:

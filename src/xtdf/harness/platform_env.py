@@ -158,13 +158,25 @@ def resolve_sidecar(
     return env
 
 
+def start_private(state_dir: Path, platform_port: int = 0, idp_port: int = 0) -> Status:
+    """A platform of one's own, in the background: its own state, only the default KAS,
+    free ports unless given (never the suite's fixed ones). Stop it with
+    ``lifecycle.stop(state_dir)``; raises ``PlatformError`` when it will not start."""
+    from xtdf.platform import lifecycle
+
+    args = ["--state-dir", str(state_dir), "--port", str(platform_port)]
+    args += ["--idp-port", str(idp_port), "--kas", "none"]
+    st = lifecycle.start(state_dir, args, timeout_s=60)
+    assert st.urls is not None and st.pid is not None
+    return st
+
+
 def _start_sidecar(state_dir: Path) -> Status:
     """Start it on the ports it had last time if they are free, else on any free ports.
 
     The KAS URL is written into every ciphertext, so new ports would mean new cache keys
     and a warm rerun that encrypts again."""
     from xtdf.errors import PlatformError
-    from xtdf.platform import lifecycle
 
     ports_file = state_dir / "ports.json"
     try:
@@ -174,10 +186,8 @@ def _start_sidecar(state_dir: Path) -> Status:
         wanted = [(0, 0)]
     error: Exception | None = None
     for platform_port, idp_port in wanted:
-        args = ["--state-dir", str(state_dir), "--port", str(platform_port)]
-        args += ["--idp-port", str(idp_port), "--kas", "none"]
         try:
-            st = lifecycle.start(state_dir, args, timeout_s=60)
+            st = start_private(state_dir, platform_port, idp_port)
         except PlatformError as exc:
             error = exc
             continue
