@@ -127,3 +127,47 @@ def test_installed_cli_sh_reports_usage_errors_in_one_line(tmp_path: Path) -> No
     assert result.stderr.strip().splitlines() == [
         "xtdf: unknown format 'zip'; expected one of ztdf, ztdf-ecwrap, nano, nano-with-ecdsa"
     ]
+
+
+def test_cli_sh_failure_after_teardown_skip_still_reports(tmp_path: Path) -> None:
+    """cli.sh ends with os._exit: the message still reaches stderr, the status is kept,
+    and a decrypt that fails (a session key already started) writes no output."""
+    import sys
+
+    script = install_cli.install(tmp_path / "cli", python=sys.executable)
+    src = tmp_path / "not-a-tdf"
+    src.write_bytes(b"PK\x03\x04 but not a zip")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [str(script), "decrypt", str(src), str(out), "ztdf"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PLATFORMURL": "http://127.0.0.1:9"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("xtdf: ") and len(result.stderr.splitlines()) == 1
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+    bad_flag = subprocess.run(
+        [sys.executable, "-m", "xtdf.client.xtenv", "encrypt", "a", "b", "ztdf"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PLATFORMURL": "not a url"},
+    )
+    assert bad_flag.returncode == 2 and "platform URL must start with" in bad_flag.stderr
+
+
+def test_session_key_started_early_is_taken_once() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    from xtdf.client import sessionkey
+
+    sessionkey.start(ec_session=True)
+    first = sessionkey.take(ec_session=True)
+    assert isinstance(first.result(), ec.EllipticCurvePrivateKey)
+    second = sessionkey.take(ec_session=True)  # nothing left: a new key, never a used one
+    assert second is not first
+    assert second.result().private_numbers() != first.result().private_numbers()
+    sessionkey.start(ec_session=True)
+    other_kind = sessionkey.take(ec_session=False)  # the early key was the wrong kind
+    assert isinstance(other_kind.result(), rsa.RSAPrivateKey)

@@ -50,7 +50,7 @@ SECRET_ATTR = "https://example.com/attr/project/value/secret"
 
 def kao_message(kao: Any) -> dict[str, Any]:
     """A manifest KAO (model or dict) as the protojson ``KeyAccess`` clients send."""
-    doc = kao if isinstance(kao, dict) else kao.model_dump(by_alias=True, exclude_none=True)
+    doc = kao if isinstance(kao, dict) else kao.to_dict(exclude_none=True)
     msg = {k: doc[k] for k in ("type", "url", "protocol", "kid", "sid") if doc.get(k)}
     msg["wrappedKey"] = doc["wrappedKey"]
     binding = doc.get("policyBinding")
@@ -244,7 +244,7 @@ def test_rewrap_recovers_the_exact_share(
     assert list(res.metadata["X-Required-Obligations"].list_value.values) == []
     line = k.audit()[-1]
     assert line["decision"] == "permit" and line["kid"] in ("r1", "e1")
-    assert line["policy"] == Policy.model_validate(json.loads(b64decode(policy))).uuid
+    assert line["policy"] == Policy.from_json(json.loads(b64decode(policy))).uuid
     assert line["entity"] == {"clientId": "xtdf-alice", "sub": "alice-sub"}
 
 
@@ -419,7 +419,7 @@ def test_single_object_form_of_the_js_cli(k: Kas) -> None:
     policy = Policy.create().to_b64()
     pub = k.public_key()
     kao = make_kao(KeyAccessTarget(KAS_URL, pub.public_key, ""), share, policy)
-    doc = kao.model_dump(by_alias=True, exclude_none=True)
+    doc = kao.to_dict(exclude_none=True)
     doc["policyBinding"] = doc["policyBinding"]["hash"]
     client = xrsa.generate()
     signer = RSAKey.generate_key(2048)

@@ -161,7 +161,7 @@ def test_rest_public_key_and_v2_rewrap_like_the_js_cli(local_platform: LocalPlat
 
     body = {
         "algorithm": "RS256",
-        "keyAccess": kao.model_dump(by_alias=True, exclude_none=True),
+        "keyAccess": kao.to_dict(exclude_none=True),
         "policy": policy,
         "clientPublicKey": public_pem(client),
     }

@@ -91,7 +91,7 @@ def _prepare(variables: dict[str, str], work: Path, entitled: bool = True) -> di
     kao = manifest.encryption_information.key_access[0]
     return {
         "policy": manifest.encryption_information.policy,
-        "kao": key_access_message(kao.model_dump(by_alias=True, exclude_none=True)),
+        "kao": key_access_message(kao.to_dict(exclude_none=True)),
         "kas_url": key.url,
     }
 

@@ -31,14 +31,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand, or just ``only``: each parser costs start-up time (argparse
+    builds a help formatter per argument), and one call runs one subcommand."""
     parser = _Parser(prog="xtdf", description="OpenTDF reference tools and compatibility suite")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, module in COMMANDS.items():
         if only is None or only == name:
             importlib.import_module(module).register(sub)
-        else:
-            sub.add_parser(name)
     return parser
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from xtdf.client import sessionkey
 from xtdf.client.allowlist import KasAllowlist
 from xtdf.client.autoconfigure import KeyRef, SplitStep, parse_fqns, plan, simple_key
 from xtdf.client.kas import EC_P256, RSA_2048, PolicyRequest, key_access_message
@@ -94,44 +95,6 @@ def encrypt(client: PlatformClient, src: Any, dst: Any, options: EncryptOptions)
     )
 
 
-class SessionKeyMaker:
-    """Makes the rewrap session key on a thread from the start of a decrypt.
-
-    An RSA-2048 key takes tens to hundreds of milliseconds; ``cryptography`` releases the
-    GIL while generating it, so it overlaps with fetching the access token. The thread is
-    not a daemon: if the caller fails first, interpreter exit waits for it rather than
-    killing it inside OpenSSL.
-    """
-
-    def __init__(self, ec_session: bool) -> None:
-        import threading
-
-        self._key: Any = None
-        self._error: BaseException | None = None
-        self._ec = ec_session
-        self._thread = threading.Thread(target=self._run, name="session-key")
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            if self._ec:
-                from xtdf.crypto import ec as xec
-
-                self._key = xec.generate("secp256r1")
-            else:
-                from xtdf.crypto import rsa as xrsa
-
-                self._key = xrsa.generate(2048)
-        except BaseException as exc:  # re-raised in the caller's thread
-            self._error = exc
-
-    def result(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._key
-
-
 @dataclass
 class KasUnwrapper:
     """The reader's unwrapper: shares come from the KASes the manifest names."""
@@ -150,14 +113,14 @@ class KasUnwrapper:
         for i, kao in enumerate(info.key_access):
             try:
                 self.allowlist.check(kao.url)
-                message = key_access_message(kao.model_dump(by_alias=True, exclude_none=True))
+                message = key_access_message(kao.to_dict(exclude_none=True))
             except XtdfError as exc:
                 results[i] = exc
                 continue
             by_kas.setdefault(kao.url, []).append((i, message))
         if not by_kas:
             return results
-        keygen = SessionKeyMaker(self.ecwrap)
+        keygen = sessionkey.take(self.ecwrap)
         try:
             self.client.tokens.token()  # fetch the token while the session key is made
         except XtdfError as exc:

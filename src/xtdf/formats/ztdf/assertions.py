@@ -266,7 +266,7 @@ def _bound(aggregate: bytes, hash_hex: str, hexed: bool) -> bytes:
 
 def sign_assertion(config: AssertionConfig, aggregate: bytes, hexed: bool, dek: bytes) -> Assertion:
     """Build the manifest assertion for ``config``, bound to this payload's segment hashes."""
-    statement = config.statement.model_copy()
+    statement = config.statement.copy()
     if isinstance(statement.value, Mapping | list):
         statement.value = json.loads(json.dumps(statement.value, sort_keys=True))
     assertion = Assertion(

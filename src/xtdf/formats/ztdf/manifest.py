@@ -1,8 +1,8 @@
-"""Pydantic models of ``0.manifest.json`` (field names as the Go SDK's ``sdk/manifest.go``).
+"""The models of ``0.manifest.json`` (field names as the Go SDK's ``sdk/manifest.go``).
 
-Every model keeps unknown fields (``extra="allow"``) and serialises only the fields that
-were present (``exclude_unset``), so a manifest read from another SDK and written back
-loses nothing and gains nothing.
+Every model keeps unknown fields and serialises only the fields that were present
+(``exclude_unset``), so a manifest read from another SDK and written back loses nothing
+and gains nothing. :mod:`.jsonmodel` says why these are not pydantic models.
 """
 
 from __future__ import annotations
@@ -10,36 +10,62 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from xtdf.errors import ManifestError
+from xtdf.formats.ztdf.jsonmodel import (
+    Field,
+    FieldError,
+    JsonModel,
+    anything,
+    boolean,
+    either,
+    integer,
+    list_of,
+    optional,
+    string,
+)
 
 MANIFEST_NAME = "0.manifest.json"
 PAYLOAD_NAME = "0.payload"
 DEFAULT_MIME_TYPE = "application/octet-stream"
 KAO_SCHEMA_VERSION = "1.0"
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
+_str = optional(string)
 
 
-class PolicyBinding(_Model):
-    alg: str = "HS256"
+class PolicyBinding(JsonModel):
+    FIELDS = (Field("alg", string, default="HS256"), Field("hash", string))
+    alg: str
     hash: str
 
 
-class KeyAccessObject(_Model):
-    type: str = "wrapped"
-    url: str = ""
-    protocol: str = "kas"
-    wrapped_key: str = Field("", alias="wrappedKey")
-    policy_binding: PolicyBinding | str | None = Field(None, alias="policyBinding")
-    encrypted_metadata: str | None = Field(None, alias="encryptedMetadata")
-    kid: str | None = None
-    sid: str | None = None
-    schema_version: str | None = Field(None, alias="schemaVersion")
-    ephemeral_public_key: str | None = Field(None, alias="ephemeralPublicKey")
+class KeyAccessObject(JsonModel):
+    FIELDS = (
+        Field("type", string, default="wrapped"),
+        Field("url", string, default=""),
+        Field("protocol", string, default="kas"),
+        Field("wrapped_key", string, key="wrappedKey", default=""),
+        Field(
+            "policy_binding",
+            optional(either(PolicyBinding.check, string)),
+            key="policyBinding",
+            default=None,
+        ),
+        Field("encrypted_metadata", _str, key="encryptedMetadata", default=None),
+        Field("kid", _str, default=None),
+        Field("sid", _str, default=None),
+        Field("schema_version", _str, key="schemaVersion", default=None),
+        Field("ephemeral_public_key", _str, key="ephemeralPublicKey", default=None),
+    )
+    type: str
+    url: str
+    protocol: str
+    wrapped_key: str
+    policy_binding: PolicyBinding | str | None
+    encrypted_metadata: str | None
+    kid: str | None
+    sid: str | None
+    schema_version: str | None
+    ephemeral_public_key: str | None
 
     @property
     def split_id(self) -> str:
@@ -49,79 +75,134 @@ class KeyAccessObject(_Model):
     def binding_value(self) -> Any:
         """The ``policyBinding`` as plain JSON (object or string)."""
         if isinstance(self.policy_binding, PolicyBinding):
-            return self.policy_binding.model_dump(by_alias=True)
+            return self.policy_binding.to_dict()
         return self.policy_binding
 
 
-class Method(_Model):
-    algorithm: str = "AES-256-GCM"
-    iv: str | None = None
-    is_streamable: bool = Field(True, alias="isStreamable")
+class Method(JsonModel):
+    FIELDS = (
+        Field("algorithm", string, default="AES-256-GCM"),
+        Field("iv", _str, default=None),
+        Field("is_streamable", boolean, key="isStreamable", default=True),
+    )
+    algorithm: str
+    iv: str | None
+    is_streamable: bool
 
 
-class RootSignature(_Model):
-    alg: str = "HS256"
+class RootSignature(JsonModel):
+    FIELDS = (Field("alg", string, default="HS256"), Field("sig", string))
+    alg: str
     sig: str
 
 
-class Segment(_Model):
+class Segment(JsonModel):
+    FIELDS = (
+        Field("hash", string),
+        Field("segment_size", optional(integer), key="segmentSize", default=None),
+        Field(
+            "encrypted_segment_size", optional(integer), key="encryptedSegmentSize", default=None
+        ),
+    )
     hash: str
-    segment_size: int | None = Field(None, alias="segmentSize")
-    encrypted_segment_size: int | None = Field(None, alias="encryptedSegmentSize")
+    segment_size: int | None
+    encrypted_segment_size: int | None
 
 
-class IntegrityInformation(_Model):
-    root_signature: RootSignature = Field(alias="rootSignature")
-    segment_hash_alg: str = Field("GMAC", alias="segmentHashAlg")
-    segment_size_default: int = Field(alias="segmentSizeDefault")
-    encrypted_segment_size_default: int = Field(alias="encryptedSegmentSizeDefault")
-    segments: list[Segment] = Field(default_factory=list)
+class IntegrityInformation(JsonModel):
+    FIELDS = (
+        Field("root_signature", RootSignature.check, key="rootSignature"),
+        Field("segment_hash_alg", string, key="segmentHashAlg", default="GMAC"),
+        Field("segment_size_default", integer, key="segmentSizeDefault"),
+        Field("encrypted_segment_size_default", integer, key="encryptedSegmentSizeDefault"),
+        Field("segments", list_of(Segment.check), factory=list),
+    )
+    root_signature: RootSignature
+    segment_hash_alg: str
+    segment_size_default: int
+    encrypted_segment_size_default: int
+    segments: list[Segment]
 
 
-class EncryptionInformation(_Model):
-    type: str = "split"
+class EncryptionInformation(JsonModel):
+    FIELDS = (
+        Field("type", string, default="split"),
+        Field("policy", string),
+        Field("key_access", list_of(KeyAccessObject.check), key="keyAccess"),
+        Field("method", Method.check, factory=Method),
+        Field("integrity_information", IntegrityInformation.check, key="integrityInformation"),
+    )
+    type: str
     policy: str
-    key_access: list[KeyAccessObject] = Field(alias="keyAccess")
-    method: Method = Field(default_factory=Method)
-    integrity_information: IntegrityInformation = Field(alias="integrityInformation")
+    key_access: list[KeyAccessObject]
+    method: Method
+    integrity_information: IntegrityInformation
 
 
-class Payload(_Model):
-    type: str = "reference"
-    url: str = PAYLOAD_NAME
-    protocol: str = "zip"
-    mime_type: str | None = Field(DEFAULT_MIME_TYPE, alias="mimeType")
-    is_encrypted: bool = Field(True, alias="isEncrypted")
+class Payload(JsonModel):
+    FIELDS = (
+        Field("type", string, default="reference"),
+        Field("url", string, default=PAYLOAD_NAME),
+        Field("protocol", string, default="zip"),
+        Field("mime_type", _str, key="mimeType", default=DEFAULT_MIME_TYPE),
+        Field("is_encrypted", boolean, key="isEncrypted", default=True),
+    )
+    type: str
+    url: str
+    protocol: str
+    mime_type: str | None
+    is_encrypted: bool
 
 
-class Statement(_Model):
-    format: str | None = None
-    schema_: str | None = Field(None, alias="schema")
-    value: Any = None
+class Statement(JsonModel):
+    FIELDS = (
+        Field("format", _str, default=None),
+        Field("schema_", _str, key="schema", default=None),
+        Field("value", anything, default=None),
+    )
+    format: str | None
+    schema_: str | None
+    value: Any
 
 
-class Binding(_Model):
-    method: str = "jws"
+class Binding(JsonModel):
+    FIELDS = (Field("method", string, default="jws"), Field("signature", string))
+    method: str
     signature: str
 
 
-class Assertion(_Model):
+class Assertion(JsonModel):
+    FIELDS = (
+        Field("id", string),
+        Field("type", string),
+        Field("scope", string),
+        Field("applies_to_state", _str, key="appliesToState", default=None),
+        Field("statement", Statement.check),
+        Field("binding", optional(Binding.check), default=None),
+    )
     id: str
     type: str
     scope: str
-    applies_to_state: str | None = Field(None, alias="appliesToState")
+    applies_to_state: str | None
     statement: Statement
-    binding: Binding | None = None
+    binding: Binding | None
 
 
-class Manifest(_Model):
-    encryption_information: EncryptionInformation = Field(alias="encryptionInformation")
+class Manifest(JsonModel):
+    FIELDS = (
+        Field("encryption_information", EncryptionInformation.check, key="encryptionInformation"),
+        Field("payload", Payload.check),
+        Field("assertions", optional(list_of(Assertion.check)), default=None),
+        Field("schema_version", _str, key="schemaVersion", default=None),
+    )
+    encryption_information: EncryptionInformation
     payload: Payload
-    assertions: list[Assertion] | None = None
-    schema_version: str | None = Field(None, alias="schemaVersion")
+    assertions: list[Assertion] | None
+    schema_version: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_unset=True, mode="json")
+    def to_dict(self, *, exclude_unset: bool = True, exclude_none: bool = False) -> dict[str, Any]:
+        """The manifest as written: only the fields that were given or read."""
+        return super().to_dict(exclude_unset=exclude_unset, exclude_none=exclude_none)
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
@@ -129,13 +210,6 @@ class Manifest(_Model):
     @property
     def integrity(self) -> IntegrityInformation:
         return self.encryption_information.integrity_information
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def parse_manifest(data: bytes | str) -> Manifest:
@@ -147,8 +221,6 @@ def parse_manifest(data: bytes | str) -> Manifest:
     if not isinstance(obj, dict):
         raise ManifestError(f"{MANIFEST_NAME} is not a JSON object")
     try:
-        return Manifest.model_validate(obj)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = _location(tuple(err["loc"]))
-        raise ManifestError(f"{MANIFEST_NAME}: field {where}: {err['msg']}") from exc
+        return Manifest.parse(obj)
+    except FieldError as exc:
+        raise ManifestError(f"{MANIFEST_NAME}: field {exc.where()}: {exc.message}") from exc

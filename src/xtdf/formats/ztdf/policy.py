@@ -11,31 +11,38 @@ import uuid as _uuid
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from xtdf.crypto.encoding import b64decode, b64encode
 from xtdf.errors import ManifestError
+from xtdf.formats.ztdf.jsonmodel import Field, FieldError, JsonModel, list_of, optional, string
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
-
-
-class AttributeObject(_Model):
+class AttributeObject(JsonModel):
+    FIELDS = (Field("attribute", string),)
     attribute: str
 
 
-class PolicyBody(_Model):
+class PolicyBody(JsonModel):
     # other SDKs write null for empty lists
-    data_attributes: list[AttributeObject] | None = Field(
-        default_factory=list, alias="dataAttributes"
+    FIELDS = (
+        Field(
+            "data_attributes",
+            optional(list_of(AttributeObject.check)),
+            key="dataAttributes",
+            factory=list,
+        ),
+        Field("dissem", optional(list_of(string)), factory=list),
     )
-    dissem: list[str] | None = Field(default_factory=list)
+    data_attributes: list[AttributeObject] | None
+    dissem: list[str] | None
 
 
-class Policy(_Model):
-    uuid: str = Field(default_factory=lambda: str(_uuid.uuid4()))
-    body: PolicyBody = Field(default_factory=PolicyBody)
+class Policy(JsonModel):
+    FIELDS = (
+        Field("uuid", string, factory=lambda: str(_uuid.uuid4())),
+        Field("body", PolicyBody.check, factory=PolicyBody),
+    )
+    uuid: str
+    body: PolicyBody
 
     @classmethod
     def create(cls, attributes: Iterable[str] = (), dissem: Iterable[str] = ()) -> Policy:
@@ -49,18 +56,24 @@ class Policy(_Model):
     def attributes(self) -> list[str]:
         return [a.attribute for a in self.body.data_attributes or []]
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, mode="json")
-
     def to_b64(self) -> str:
         return b64encode(json.dumps(self.to_dict(), separators=(",", ":")).encode())
 
     @classmethod
-    def from_b64(cls, text: str) -> Policy:
-        raw = b64decode(text, "encryptionInformation.policy")
+    def from_json(cls, doc: Any, name: str = "policy") -> Policy:
+        """A policy object from decoded JSON; :class:`ManifestError` names the bad field."""
         try:
-            return cls.model_validate(json.loads(raw))
-        except (ValueError, UnicodeDecodeError, ValidationError) as exc:
-            raise ManifestError(
-                f"encryptionInformation.policy is not a policy object: {exc}"
-            ) from exc
+            return cls.parse(doc)
+        except FieldError as exc:
+            where = f" field {exc.where()}:" if exc.path else ""
+            raise ManifestError(f"{name} is not a policy object:{where} {exc.message}") from exc
+
+    @classmethod
+    def from_b64(cls, text: str) -> Policy:
+        name = "encryptionInformation.policy"
+        raw = b64decode(text, name)
+        try:
+            doc = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"{name} is not a policy object: {exc}") from exc
+        return cls.from_json(doc, name)

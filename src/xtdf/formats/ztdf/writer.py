@@ -127,7 +127,7 @@ def encrypt(
     elif isinstance(policy, Policy):
         policy_obj = policy
     else:
-        policy_obj = Policy.model_validate(policy)
+        policy_obj = Policy.from_json(policy)
     policy_b64 = policy_obj.to_b64()
 
     shares, dek = _split_shares(targets)

@@ -1,0 +1,73 @@
+"""The rewrap session key, made on a thread from the earliest moment a decrypt is known.
+
+An RSA-2048 key takes 20 to 150 ms to generate (more than the rest of a small decrypt);
+``cryptography`` releases the GIL while OpenSSL searches for primes, so on a second core
+the key costs no wall time if it is started before the imports, the manifest and the
+token fetch it can overlap. ``cli.sh decrypt`` calls :func:`start` before it imports the
+CLI; the unwrapper calls :func:`take` when it needs the key, and makes one itself if
+nothing was started (or the wrong kind was).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+
+class SessionKeyMaker:
+    """One session key (RSA-2048, or EC P-256 for ``ecwrap``) generated on a thread.
+
+    The thread is not a daemon: if the caller fails first, interpreter exit waits for it
+    rather than killing it inside OpenSSL.
+    """
+
+    def __init__(self, ec_session: bool) -> None:
+        self.ec_session = ec_session
+        self._key: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="session-key")
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            if self.ec_session:
+                from xtdf.crypto import ec as xec
+
+                self._key = xec.generate("secp256r1")
+            else:
+                from xtdf.crypto import rsa as xrsa
+
+                self._key = xrsa.generate(2048)
+        except BaseException as exc:  # re-raised in the caller's thread
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._key
+
+
+_started: SessionKeyMaker | None = None
+_lock = threading.Lock()
+
+
+def start(ec_session: bool) -> None:
+    """Begin making the key this process's decrypt will need (once per process)."""
+    global _started
+    with _lock:
+        if _started is None:
+            _started = SessionKeyMaker(ec_session)
+
+
+def take(ec_session: bool) -> SessionKeyMaker:
+    """The key started early if it is of the kind asked for, else a new one.
+
+    Each key serves one decrypt: a second caller gets a fresh key, never a used one.
+    """
+    global _started
+    with _lock:
+        maker, _started = _started, None
+    if maker is not None and maker.ec_session == ec_session:
+        return maker
+    return SessionKeyMaker(ec_session)
