@@ -236,6 +236,13 @@ def dummy_methods() -> list:
             has_dpop_jwk=ctx.dpop_jwk is not None,
         )
 
+    def thread_name(req: Any, ctx: Any) -> Any:
+        import threading
+
+        if req.text:
+            return echo(req, ctx)
+        return Echo(text=threading.current_thread().name)
+
     def public_key(req: Any, ctx: Any) -> Any:
         return PublicKeyResponse(public_key=TEST_PEM, kid=f"{ctx.instance}:{req.algorithm}")
 
@@ -246,6 +253,10 @@ def dummy_methods() -> list:
         Method(TEST_SERVICE, "Echo", Echo, Echo, echo, auth_required=False, idempotent=True),
         Method(TEST_SERVICE, "AuthedEcho", Echo, Echo, echo),
         Method(TEST_SERVICE, "WhoAmI", Echo, Caller, whoami),
+        Method(TEST_SERVICE, "Thread", Echo, Echo, thread_name, auth_required=False),
+        Method(
+            TEST_SERVICE, "InlineThread", Echo, Echo, thread_name, auth_required=False, inline=True
+        ),
         Method(
             "kas.AccessService",
             "PublicKey",

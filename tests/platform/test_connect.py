@@ -199,6 +199,22 @@ def test_deadline_exceeded(lp, http) -> None:
     assert r.status_code == 504 and r.json()["code"] == "deadline_exceeded"
 
 
+def test_inline_methods_run_on_the_event_loop_and_fail_the_same_way(lp, http) -> None:
+    threads = {
+        name: http.post(rpc(lp, name), json={}, headers=CONNECT).json()["text"]
+        for name in ("Thread", "InlineThread")
+    }
+    assert threads["Thread"] != threads["InlineThread"]
+    for name in ("Thread", "InlineThread"):
+        for text, status, code in (
+            ("refuse", 403, "permission_denied"),
+            ("crash", 500, "internal"),
+        ):
+            r = http.post(rpc(lp, name), json={"text": text}, headers=CONNECT)
+            assert (r.status_code, r.json()["code"]) == (status, code), (name, text)
+            assert "secret internals" not in r.text
+
+
 def test_health(lp, http) -> None:
     for url in (lp.url, lp.idp_url, lp.config.url(lp.config.kas_ports["value1"])):
         r = http.get(url + "/healthz")

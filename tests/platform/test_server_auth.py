@@ -298,3 +298,30 @@ def test_a_remembered_token_still_expires(lp, http) -> None:
     assert lp.platform.auth.verify_token(token) == claims  # second call: remembered
     with pytest.raises(AuthError, match="expired"):
         lp.platform.auth.verify_token(token, now=claims["exp"] + 3600)
+
+
+def test_replay_cache_sweeps_expired_entries_without_forgetting_live_ones() -> None:
+    from xtdf.platform.dpop import ReplayCache
+
+    cache = ReplayCache(ttl_s=10)
+    cache.MIN_SWEEP = 100  # type: ignore[misc]  # a small threshold for the test
+    cache._sweep_at = 100
+    for i in range(100):
+        assert not cache.observe(f"old-{i}", now=0.0)
+    for i in range(150):  # the first of these sweeps the expired ones away
+        assert not cache.observe(f"live-{i}", now=20.0)
+    assert len(cache._seen) == 150
+    assert all(cache.observe(f"live-{i}", now=25.0) for i in (0, 99, 149))
+    assert not cache.observe("old-0", now=25.0)  # expired: allowed again
+
+
+def test_proof_keys_are_remembered_by_value() -> None:
+    from xtdf.platform import dpop
+
+    jwk = ECKey.generate_key("P-256").as_dict(private=False)
+    first = dpop._proof_key(dict(jwk))
+    assert dpop._proof_key(dict(jwk)) is first
+    other = ECKey.generate_key("P-256").as_dict(private=False)
+    assert dpop._proof_key(other)[1] != first[1]
+    with_list = {**jwk, "x5c": ["bm90IGEgY2VydA=="]}  # unhashable member: imported uncached
+    assert dpop._proof_key(with_list)[1] == first[1]

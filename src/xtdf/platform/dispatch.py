@@ -103,10 +103,13 @@ async def call(
 ) -> Message:
     """Run the handler off the event loop; always returns a message or raises RpcError."""
     try:
-        with anyio.fail_after(timeout_s):
-            response = await anyio.to_thread.run_sync(
-                method.handler, message, ctx, abandon_on_cancel=True
-            )
+        if method.inline:
+            response = method.handler(message, ctx)
+        else:
+            with anyio.fail_after(timeout_s):
+                response = await anyio.to_thread.run_sync(
+                    method.handler, message, ctx, abandon_on_cancel=True
+                )
     except TimeoutError:
         raise RpcError("deadline_exceeded", f"{method.path} exceeded its deadline") from None
     except Exception as exc:

@@ -11,6 +11,7 @@ is bound; ``jti`` never seen before within the skew window.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -49,19 +50,28 @@ class Proof:
 
 
 class ReplayCache:
-    """Remembers proof ``jti`` values for the acceptance window (RFC 9449 §11.1)."""
+    """Remembers proof ``jti`` values for the acceptance window (RFC 9449 §11.1).
+
+    Expired entries are dropped when the map has doubled since the last sweep, so a
+    sweep costs O(1) per request on average even when every entry is still live.
+    """
+
+    #: size below which no sweep happens
+    MIN_SWEEP = 10_000
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._seen: dict[str, float] = {}
+        self._sweep_at = self.MIN_SWEEP
         self._lock = threading.Lock()
 
     def observe(self, jti: str, now: float | None = None) -> bool:
         """Record ``jti``; True when it was already seen (a replay)."""
         now = time.time() if now is None else now
         with self._lock:
-            if len(self._seen) > 10_000:
+            if len(self._seen) > self._sweep_at:
                 self._seen = {k: t for k, t in self._seen.items() if t > now}
+                self._sweep_at = max(self.MIN_SWEEP, 2 * len(self._seen))
             expiry = self._seen.get(jti)
             if expiry is not None and expiry > now:
                 return True
@@ -76,7 +86,13 @@ def access_token_hash(token: str) -> str:
 
 def origins_for_host(host: str) -> list[str]:
     """``http://`` and ``https://`` origins of a Host header, default ports dropped."""
-    return [_origin(scheme, host) for scheme in ("http", "https")]
+    return list(_origins_of(host))
+
+
+@functools.lru_cache(maxsize=256)
+def _origins_of(host: str) -> tuple[str, ...]:
+    # a handful of Host values reach a server; parsing one is a few percent of a rewrap
+    return tuple(_origin(scheme, host) for scheme in ("http", "https"))
 
 
 def _origin(scheme: str, netloc: str) -> str:
@@ -132,6 +148,7 @@ def _remove_dot_segments(path: str) -> str:
     return result + "/" if trailing and not result.endswith("/") else result
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_htu(url: str) -> str | None:
     """Origin + normalised path of an absolute http(s) URL; None when it is not one."""
     try:
@@ -189,10 +206,9 @@ def verify_proof(
     if any(k in jwk for k in ("d", "p", "q", "dp", "dq", "qi", "k")):
         raise DPoPProofError("DPoP proof jwk must be a public key")
     try:
-        key = import_key(jwk)
+        key, jkt, public = _proof_key(jwk)
         if not jws.validate_compact(obj, key, [alg], _REGISTRY):
             raise DPoPProofError("DPoP proof signature does not verify with its jwk")
-        jkt = key.thumbprint()
     except DPoPProofError:
         raise
     except (JoseError, ValueError, TypeError, KeyError) as exc:
@@ -228,4 +244,26 @@ def verify_proof(
         raise DPoPProofError("DPoP proof has no jti")
     if replay.observe(jti, now):
         raise DPoPProofError("DPoP proof replayed (jti already used)")
-    return Proof(jwk=key.as_dict(private=False), jkt=jkt, claims=claims)
+    return Proof(jwk=dict(public), jkt=jkt, claims=claims)
+
+
+def _proof_key(jwk: dict[str, Any]) -> tuple[Any, str, dict[str, Any]]:
+    """(key, thumbprint, public JWK) of a proof's ``jwk``, remembered: a client signs every
+    proof with the same key, and importing it anew took a tenth of a rewrap's CPU
+    (``py-spy record --gil`` on the KAS bench)."""
+    try:
+        items = tuple(sorted(jwk.items()))
+        hash(items)
+    except TypeError:  # a member that is a list or an object (x5c): not worth a cache key
+        return _import_jwk(jwk)
+    return _import_remembered(items)
+
+
+def _import_jwk(jwk: dict[str, Any]) -> tuple[Any, str, dict[str, Any]]:
+    key = import_key(jwk)
+    return key, key.thumbprint(), key.as_dict(private=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _import_remembered(items: tuple[tuple[str, Any], ...]) -> tuple[Any, str, dict[str, Any]]:
+    return _import_jwk(dict(items))

@@ -93,6 +93,10 @@ class Method:
     auth_required: bool = True
     #: whether the Connect GET form (idempotent, no side effects) is allowed
     idempotent: bool = False
+    #: run on the event loop rather than a worker thread: for short CPU-bound handlers
+    #: that never wait on anything (the thread hand-off cost more than the GIL lets a
+    #: thread gain)
+    inline: bool = False
 
     @property
     def path(self) -> str:

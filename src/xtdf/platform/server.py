@@ -101,7 +101,7 @@ class PlatformServer:
                 log_config=None,
                 access_log=False,
                 server_header=False,
-                http="h11",
+                http="httptools",
                 loop="asyncio",
                 timeout_graceful_shutdown=3,
             )

@@ -104,5 +104,6 @@ def methods(platform: Any) -> list[Method]:
             pb.RewrapRequest,
             pb.RewrapResponse,
             service.rewrap,  # type: ignore[arg-type]
+            inline=True,
         ),
     ]
