@@ -171,3 +171,29 @@ def test_session_key_started_early_is_taken_once() -> None:
     sessionkey.start(ec_session=True)
     other_kind = sessionkey.take(ec_session=False)  # the early key was the wrong kind
     assert isinstance(other_kind.result(), rsa.RSAPrivateKey)
+
+
+@pytest.mark.parametrize("verb", ["encrypt", "decrypt"])
+def test_cli_sh_options_are_what_argparse_would_parse(verb: str) -> None:
+    """cli.sh skips argparse; the namespace it builds must be the one xtdf's parser gives
+    for the equivalent command line, defaults included."""
+    import importlib
+    from types import SimpleNamespace
+
+    from xtdf.cli.main import build_parser
+    from xtdf.client.xtenv import options_for
+
+    env = {
+        "XT_WITH_ECWRAP": "true",
+        "XT_WITH_ATTRIBUTES": "https://e/attr/a/value/x",
+        "XT_WITH_TARGET_MODE": "4.2.2",
+        "XT_WITH_KAS_ALLOWLIST": "http://a:1",
+        "XT_WITH_VERIFY_ASSERTIONS": "false",
+    }
+    for environment in ({}, env):
+        parsed = vars(build_parser(verb).parse_args(argv_for(verb, "a", "b", "ztdf", environment)))
+        parsed.pop("func"), parsed.pop("command")
+        module = importlib.import_module(f"xtdf.cli.{verb}_cmd")
+        opts = options_for(verb, "ztdf", environment)
+        ours = SimpleNamespace(**{**module.DEFAULTS, **opts, "src": "a", "output": "b"})
+        assert vars(ours) == parsed

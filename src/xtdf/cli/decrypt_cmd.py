@@ -7,10 +7,24 @@ failed check (upstream's suite looks for that wording).
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING, Any
 
-from xtdf.cli.encrypt_cmd import add_platform_options, client_from_args
+from xtdf.cli.encrypt_cmd import PLATFORM_DEFAULTS, add_platform_options, client_from_args
 from xtdf.errors import IntegrityError, UsageError
+
+if TYPE_CHECKING:
+    import argparse
+
+#: every option's default; argparse gets them from here, and so does ``cli.sh``
+DEFAULTS: dict[str, Any] = {
+    "format": "auto",
+    "ecwrap": False,
+    "assertion_keys": "",
+    "no_verify_assertions": False,
+    "kas_allowlist": "",
+    "ignore_kas_allowlist": False,
+    **PLATFORM_DEFAULTS,
+}
 
 ZIP_MAGIC = b"PK\x03\x04"
 NANO_MAGIC = b"L1L"
@@ -20,20 +34,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("decrypt", help="decrypt a ZTDF or NanoTDF")
     p.add_argument("src", help="a .tdf (zip) or NanoTDF file")
     p.add_argument("-o", "--output", required=True, help="where to write the plaintext")
-    p.add_argument("--format", choices=["auto", "ztdf", "nano"], default="auto")
+    p.add_argument("--format", choices=["auto", "ztdf", "nano"])
     p.add_argument("--ecwrap", action="store_true", help="ask the KAS for an EC session (ZTDF)")
-    p.add_argument(
-        "--assertion-keys", default="", help='{"keys": {ID: {alg, key}}} JSON, or a path to it'
-    )
+    p.add_argument("--assertion-keys", help='{"keys": {ID: {alg, key}}} JSON, or a path to it')
     p.add_argument("--no-verify-assertions", action="store_true")
-    p.add_argument(
-        "--kas-allowlist", default="", help="comma-separated KAS URLs to trust ('*': any)"
-    )
+    p.add_argument("--kas-allowlist", help="comma-separated KAS URLs to trust ('*': any)")
     p.add_argument(
         "--ignore-kas-allowlist", action="store_true", help="trust any KAS the file names"
     )
     add_platform_options(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, **DEFAULTS)
 
 
 def sniff(path: str) -> str:
@@ -46,7 +56,7 @@ def sniff(path: str) -> str:
     raise UsageError(f"{path} is neither a ZTDF (zip) nor a NanoTDF (L1L)")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Any) -> int:
     from xtdf.atomicfile import atomic_write
 
     fmt = sniff(args.src) if args.format == "auto" else args.format

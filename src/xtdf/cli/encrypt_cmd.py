@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import argparse
+
     from xtdf.client.platform_client import PlatformClient
+
+#: the platform options' defaults: None means "from the environment" (upstream's test.env)
+PLATFORM_DEFAULTS: dict[str, Any] = {
+    "platform_url": None,
+    "kas_url": None,
+    "client_id": None,
+    "client_secret": None,
+    "token_endpoint": None,
+}
+#: every option's default; argparse gets them from here, and so does ``cli.sh``
+DEFAULTS: dict[str, Any] = {
+    "format": "ztdf",
+    "attr": "",
+    "mime_type": "",
+    "assertions": "",
+    "ecwrap": False,
+    "target_mode": "",
+    "ecdsa_binding": False,
+    "plaintext_policy": False,
+    **PLATFORM_DEFAULTS,
+}
 
 
 def add_platform_options(p: argparse.ArgumentParser) -> None:
@@ -26,21 +48,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encrypt", help="encrypt a file into a ZTDF or NanoTDF")
     p.add_argument("src", help="plaintext file")
     p.add_argument("-o", "--output", required=True, help="where to write the TDF")
-    p.add_argument("--format", choices=["ztdf", "nano"], default="ztdf")
-    p.add_argument("--attr", default="", help="comma-separated attribute value FQNs")
-    p.add_argument("--mime-type", default="", help="payload MIME type (ZTDF)")
-    p.add_argument("--assertions", default="", help="assertions JSON, or a path to it (ZTDF)")
+    p.add_argument("--format", choices=["ztdf", "nano"])
+    p.add_argument("--attr", help="comma-separated attribute value FQNs")
+    p.add_argument("--mime-type", help="payload MIME type (ZTDF)")
+    p.add_argument("--assertions", help="assertions JSON, or a path to it (ZTDF)")
     p.add_argument("--ecwrap", action="store_true", help="wrap keys with the KAS's EC key (ZTDF)")
-    p.add_argument("--target-mode", default="", help="ZTDF spec version: 4.2.2 or 4.3.0")
+    p.add_argument("--target-mode", help="ZTDF spec version: 4.2.2 or 4.3.0")
     p.add_argument("--ecdsa-binding", action="store_true", help="ECDSA policy binding (nano)")
     p.add_argument(
         "--plaintext-policy", action="store_true", help="embed the policy unencrypted (nano)"
     )
     add_platform_options(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, **DEFAULTS)
 
 
-def client_from_args(args: argparse.Namespace) -> PlatformClient:
+def client_from_args(args: Any) -> PlatformClient:
     from xtdf.client.config import ClientConfig
     from xtdf.client.platform_client import PlatformClient
 
@@ -54,7 +76,7 @@ def client_from_args(args: argparse.Namespace) -> PlatformClient:
     return PlatformClient(config)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Any) -> int:
     from xtdf.atomicfile import atomic_write
 
     with client_from_args(args) as client, open(args.src, "rb") as src:

@@ -11,16 +11,7 @@ import argparse
 import importlib
 import sys
 
-from xtdf.errors import XtdfError
-
-#: subcommand name -> module that registers it
-COMMANDS: dict[str, str] = {
-    "inspect": "xtdf.cli.inspect_cmd",
-    "platform": "xtdf.cli.platform_cmd",
-    "encrypt": "xtdf.cli.encrypt_cmd",
-    "decrypt": "xtdf.cli.decrypt_cmd",
-    "policy": "xtdf.cli.policy_cmd",
-}
+from xtdf.cli.command import COMMANDS, run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,17 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     first = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except XtdfError as err:
-        sys.stderr.write(f"xtdf: {err}\n")
-        return err.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("xtdf: interrupted\n")
-        return 130
-    except OSError as err:
-        sys.stderr.write(f"xtdf: {err.strerror or err}: {err.filename or ''}\n".rstrip() + "\n")
-        return 1
+    return run(args.func, args)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from typing import Any
 
 from xtdf.errors import UsageError
 
 #: FMT values: upstream sends ``ztdf`` and ``nano``; the full container names also work
 FORMATS = {
-    "ztdf": ("ztdf", []),
-    "ztdf-ecwrap": ("ztdf", ["--ecwrap"]),
-    "nano": ("nano", []),
-    "nano-with-ecdsa": ("nano", ["--ecdsa-binding"]),
+    "ztdf": ("ztdf", {}),
+    "ztdf-ecwrap": ("ztdf", {"ecwrap": True}),
+    "nano": ("nano", {}),
+    "nano-with-ecdsa": ("nano", {"ecdsa_binding": True}),
 }
 TRUE = {"true", "1", "yes", "on"}
 
@@ -28,39 +29,52 @@ def flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in TRUE
 
 
-def argv_for(verb: str, src: str, dst: str, fmt: str, env: Mapping[str, str]) -> list[str]:
-    """The ``xtdf`` argument list for one ``cli.sh`` call."""
+def options_for(verb: str, fmt: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """The ``xtdf encrypt|decrypt`` options (argparse dest names) one ``cli.sh`` call asks
+    for, in command-line order; options left at their defaults are absent."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    base, extra = FORMATS[fmt]
-    argv = [verb, src, "-o", dst, "--format", base, *extra]
-    if flag(env, "XT_WITH_ECWRAP") and "--ecwrap" not in argv and base == "ztdf":
-        argv.append("--ecwrap")
+    base, implied = FORMATS[fmt]
+    opts: dict[str, Any] = {"format": base, **implied}
+    if flag(env, "XT_WITH_ECWRAP") and base == "ztdf":
+        opts["ecwrap"] = True
     if verb == "encrypt":
-        if env.get("XT_WITH_MIME_TYPE"):
-            argv += ["--mime-type", env["XT_WITH_MIME_TYPE"]]
-        if env.get("XT_WITH_ATTRIBUTES"):
-            argv += ["--attr", env["XT_WITH_ATTRIBUTES"]]
-        if env.get("XT_WITH_ASSERTIONS"):
-            argv += ["--assertions", env["XT_WITH_ASSERTIONS"]]
-        if base == "nano" and flag(env, "XT_WITH_ECDSA_BINDING") and "--ecdsa-binding" not in argv:
-            argv.append("--ecdsa-binding")
+        for name, dest in (
+            ("XT_WITH_MIME_TYPE", "mime_type"),
+            ("XT_WITH_ATTRIBUTES", "attr"),
+            ("XT_WITH_ASSERTIONS", "assertions"),
+        ):
+            if env.get(name):
+                opts[dest] = env[name]
+        if base == "nano" and flag(env, "XT_WITH_ECDSA_BINDING"):
+            opts["ecdsa_binding"] = True
         if flag(env, "XT_WITH_PLAINTEXT_POLICY"):
-            argv.append("--plaintext-policy")
+            opts["plaintext_policy"] = True
         if base == "ztdf" and env.get("XT_WITH_TARGET_MODE"):
-            argv += ["--target-mode", env["XT_WITH_TARGET_MODE"]]
+            opts["target_mode"] = env["XT_WITH_TARGET_MODE"]
     elif verb == "decrypt":
         if env.get("XT_WITH_ASSERTION_VERIFICATION_KEYS"):
-            argv += ["--assertion-keys", env["XT_WITH_ASSERTION_VERIFICATION_KEYS"]]
+            opts["assertion_keys"] = env["XT_WITH_ASSERTION_VERIFICATION_KEYS"]
         if env.get("XT_WITH_VERIFY_ASSERTIONS", "").strip().lower() == "false":
-            argv.append("--no-verify-assertions")
+            opts["no_verify_assertions"] = True
         allowlist = env.get("XT_WITH_KAS_ALLOWLIST") or env.get("XT_WITH_KAS_ALLOW_LIST")
         if allowlist:
-            argv += ["--kas-allowlist", allowlist]
+            opts["kas_allowlist"] = allowlist
         if flag(env, "XT_WITH_IGNORE_KAS_ALLOWLIST"):
-            argv.append("--ignore-kas-allowlist")
+            opts["ignore_kas_allowlist"] = True
     else:
         raise UsageError(f"unknown command {verb!r}; expected encrypt, decrypt or supports")
+    return opts
+
+
+def argv_for(verb: str, src: str, dst: str, fmt: str, env: Mapping[str, str]) -> list[str]:
+    """The ``xtdf`` command line equivalent to one ``cli.sh`` call."""
+    opts = options_for(verb, fmt, env)
+    argv = [verb, src, "-o", dst]
+    for dest, value in opts.items():
+        argv.append("--" + dest.replace("_", "-"))
+        if value is not True:
+            argv.append(value)
     return argv
 
 
@@ -75,18 +89,21 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     try:
         if len(argv) != 4:
             raise UsageError("usage: cli.sh encrypt|decrypt SRC DST FMT | cli.sh supports FEATURE")
-        xtdf_argv = argv_for(argv[0], argv[1], argv[2], argv[3], env)
+        verb, src, dst, fmt = argv
+        opts = options_for(verb, fmt, env)
     except UsageError as err:
         sys.stderr.write(f"xtdf: {err}\n")
         return err.exit_code
-    if argv[0] == "decrypt" and FORMATS[argv[3]][0] == "ztdf":
+    if verb == "decrypt" and opts["format"] == "ztdf":
         # the session key generates on the other core while the CLI imports
         from xtdf.client import sessionkey
 
-        sessionkey.start(ec_session="--ecwrap" in xtdf_argv)
-    from xtdf.cli.main import main as xtdf_main
+        sessionkey.start(ec_session=bool(opts.get("ecwrap")))
+    # straight to the command, past argparse: it costs ~12 ms to import and build
+    # (gettext included), and these options are already parsed
+    from xtdf.cli import command
 
-    return xtdf_main(xtdf_argv)
+    return command.run_verb(verb, src, dst, opts)
 
 
 def exit_now(code: int) -> None:
