@@ -36,4 +36,7 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
     assert any(n.startswith("-n 2 wall") for n in names)
     assert any("KAS rewraps/s" in n for n in names)
     assert any("cli.sh small encrypt" in n for n in names)
+    places = results["formats"]["placements"]
+    assert any(name.startswith("disk") for name in places)  # memory too when a tmpfs exists
+    assert any(n.startswith("ZTDF 4 MiB encrypt") for n in names)
     assert "## Targets" in md and "Quick smoke run" in md

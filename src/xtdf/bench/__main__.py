@@ -57,7 +57,7 @@ def _formats(quick: bool) -> dict[str, Any]:
     from xtdf.formats.ztdf import DEFAULT_SEGMENT_SIZE
 
     size = 4 * formats.MIB if quick else formats.DEFAULT_SIZE_MIB * formats.MIB
-    return formats.run(size, DEFAULT_SEGMENT_SIZE, repeat=1 if quick else 3)
+    return formats.run_placements(size, DEFAULT_SEGMENT_SIZE, repeat=1 if quick else 3)
 
 
 RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -129,6 +130,23 @@ def run(
         if back.stat().st_size != size:
             raise SystemExit("xtdf.bench.formats: round trip changed the size")
     return report
+
+
+#: where the files can live: memory (tmpfs) isolates the format's own speed; the disk run
+#: shows what a user of this machine gets, bounded by the plain copy beside it
+MEMORY_DIR = Path("/dev/shm")
+
+
+def run_placements(size: int, segment_size: int, repeat: int = 1) -> dict[str, Any]:
+    """:func:`run` in memory (when a tmpfs has room for the three files) and on disk."""
+    places: dict[str, Path | None] = {}
+    if MEMORY_DIR.is_dir():
+        free = shutil.disk_usage(MEMORY_DIR).free
+        if free > 3 * size + 64 * MIB:
+            places[f"memory ({MEMORY_DIR})"] = MEMORY_DIR
+    places[f"disk ({tempfile.gettempdir()})"] = None
+    runs = {name: run(size, segment_size, where, repeat) for name, where in places.items()}
+    return {"size_mib": size / MIB, "segment_size": segment_size, "placements": runs}
 
 
 def main(argv: list[str] | None = None) -> int:

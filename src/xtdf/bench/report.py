@@ -187,32 +187,37 @@ def _kas_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
 def _formats_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Verdicts on the first placement (memory when there is a tmpfs): the format's own
+    speed; every placement's medians and the plain copy beside them go in the note."""
     f = results.get("formats")
     if not f:
         return []
+    places = f["placements"]
+    first = next(iter(places))
     rows = []
     for direction in ("encrypt", "decrypt"):
-        r = f[direction]
-        median = sorted(r["all_mib_per_s"])[len(r["all_mib_per_s"]) // 2]
+        median = _median(places[first][direction]["all_mib_per_s"])
+        context = "; ".join(
+            f"{name}: runs {p[direction]['all_mib_per_s']}, plain file copy "
+            f"{p['copy']['all_mib_per_s']} MiB/s"
+            for name, p in places.items()
+        )
         rows.append(
             _row(
-                f"ZTDF {f['size_mib']:.0f} MiB {direction}, median MiB/s",
+                f"ZTDF {f['size_mib']:.0f} MiB {direction}, median MiB/s, {first}",
                 median,
                 ">= 500",
                 median >= 500,
-                f"runs {r['all_mib_per_s']}; file copy in the same run "
-                f"{f['copy']['all_mib_per_s']} MiB/s",
+                context,
             )
         )
-        rows.append(
-            _row(
-                f"ZTDF {direction} peak RSS",
-                f"{r['max_rss_mib']:.0f} MiB",
-                "<= 150 MiB",
-                r["max_rss_mib"] <= 150,
-            )
-        )
+        rss = max(p[direction]["max_rss_mib"] for p in places.values())
+        rows.append(_row(f"ZTDF {direction} peak RSS", f"{rss:.0f} MiB", "<= 150 MiB", rss <= 150))
     return rows
 
 
@@ -317,15 +322,22 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             f"## 6. ZTDF {f['size_mib']:.0f} MiB",
             "",
-            "| direction | best MiB/s | all runs MiB/s | peak RSS MiB | user s | sys s |",
-            "|---|---|---|---|---|---|",
+            "Each direction in a fresh process (its own peak RSS); the plain file copy with "
+            "the same buffers is the storage's ceiling. In memory the figures are the "
+            "format's own; on this VM's disk, writing fresh page-cache pages (sys time) "
+            "bounds everything, the copy included.",
+            "",
+            "| files in | direction | best MiB/s | all runs MiB/s | peak RSS MiB | user s "
+            "| sys s |",
+            "|---|---|---|---|---|---|---|",
         ]
-        for d in ("copy", "encrypt", "decrypt"):
-            r = f[d]
-            out.append(
-                f"| {d} | {r['mib_per_s']:.0f} | {r['all_mib_per_s']} | "
-                f"{r['max_rss_mib']:.0f} | {r['user_s']:.2f} | {r['sys_s']:.2f} |"
-            )
+        for name, place in f["placements"].items():
+            for d in ("copy", "encrypt", "decrypt"):
+                r = place[d]
+                out.append(
+                    f"| {name} | {d} | {r['mib_per_s']:.0f} | {r['all_mib_per_s']} | "
+                    f"{r['max_rss_mib']:.0f} | {r['user_s']:.2f} | {r['sys_s']:.2f} |"
+                )
     return "\n".join(out) + "\n"
 
 
