@@ -290,3 +290,18 @@ def test_localhost_over_ipv6_loopback_too(lp, http) -> None:
     for port in (lp.config.platform_port, lp.config.idp_port, lp.config.kas_ports["value1"]):
         r = http.get(f"http://[::1]:{port}/healthz")
         assert r.status_code == 200
+
+
+def test_every_event_loop_accepts_connections(lp, http) -> None:
+    """Two loops (the default) listen on one socket: fresh connections reach both, and
+    stopping the platform stops both without an error (tests/platform/test_server.py
+    checks the stop)."""
+    assert lp.config.event_loops == 2
+    seen: set[str] = set()
+    for _ in range(200):
+        with httpx.Client(timeout=30.0) as fresh:  # a new connection each time
+            r = fresh.post(rpc(lp, "InlineThread"), json={}, headers=CONNECT)
+        seen.add(r.json()["text"])
+        if len(seen) == 2:
+            break
+    assert len(seen) == 2, seen

@@ -107,3 +107,30 @@ def test_service_methods_and_duplicates(tmp_path: Path, service_dir: Path) -> No
     assert p.wellknown_extra() == {"xtdftest": True}
     with pytest.raises(ValueError, match="registered twice"):
         p.register([p.methods["/xtdftest.S/M"]])
+
+
+@pytest.mark.parametrize("loops", [1, 3])
+def test_event_loops_serve_and_stop_cleanly(tmp_path: Path, loops: int) -> None:
+    """Each loop runs a server per port on its own duplicate of the listening socket, so
+    stopping them (each closes its sockets) leaves no error and no thread behind."""
+    import threading
+
+    from tests.platform.conftest import start_platform
+
+    before = {t.name for t in threading.enumerate()}
+    server = start_platform(tmp_path, kas_ports={"value1": 0}, event_loops=loops)
+    try:
+        assert len(server._servers) == loops * 3  # platform, IdP, one KAS
+        for url in server.urls().values():
+            base = url.split("/auth/")[0].removesuffix("/kas")
+            assert httpx.get(base + "/healthz", timeout=10).status_code == 200
+    finally:
+        server.stop()
+    assert server._error is None
+    leftover = {t.name for t in threading.enumerate()} - before
+    assert not any(name.startswith("xtdf-") for name in leftover), leftover
+
+
+def test_event_loops_config_bounds() -> None:
+    with pytest.raises(ValueError):
+        PlatformConfig(event_loops=0)

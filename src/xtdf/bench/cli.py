@@ -37,7 +37,10 @@ def _startup_command(sdk: sdk_discovery.SDK) -> tuple[list[str], str] | None:
     """The cheapest call of the SDK's own program, and what it measures."""
     dist = sdk.path.parent
     if sdk.name == "py":
-        mods = "xtdf.client.xtenv, xtdf.cli.decrypt_cmd, xtdf.client.ztdf, xtdf.formats.ztdf.reader"
+        mods = (
+            "xtdf.client.xtenv, xtdf.cli.command, xtdf.cli.decrypt_cmd, xtdf.client.ztdf, "
+            "xtdf.client.platform_client, xtdf.formats.ztdf.reader"
+        )
         return (
             [sys.executable, "-c", f"import {mods}"],
             "python start + imports of the decrypt path",
@@ -57,7 +60,6 @@ def _startup_command(sdk: sdk_discovery.SDK) -> tuple[list[str], str] | None:
 #: parts overlap (every line pays the interpreter) and show the floor of a Python CLI here
 PY_STARTUP_PARTS = {
     "interpreter": "pass",
-    "pydantic (manifest and policy models)": "import pydantic",
     "cryptography + http.client (any client needs them)": (
         "from cryptography.hazmat.primitives.ciphers.aead import AESGCM; "
         "from cryptography.hazmat.primitives.asymmetric import rsa, ec, padding; "

@@ -228,11 +228,16 @@ def run(
     requests: int = 3000,
     transport: str = "proto",
     entitled: bool = True,
+    event_loops: int | None = None,
 ) -> dict[str, Any]:
     """``transport``: ``proto`` (Connect binary, as otdf-python and the Go SDK send) or
     ``json`` (Connect JSON, as our reference client sends). ``entitled=False`` rewraps a
     key the client may not have, so every call is an error: the error path, measured."""
     from xtdf.platform import lifecycle
+    from xtdf.platform.config import PlatformConfig
+
+    if event_loops is None:  # as `xtdf platform start` would run it
+        event_loops = PlatformConfig.model_fields["event_loops"].default
 
     if transport not in TRANSPORTS:
         raise ValueError(f"transport {transport!r}: expected one of {', '.join(TRANSPORTS)}")
@@ -244,7 +249,7 @@ def run(
     }
     with tempfile.TemporaryDirectory(prefix="xtdf-bench-kas-") as tmp:
         state = Path(tmp) / "platform"
-        st = platform_env.start_private(state)
+        st = platform_env.start_private(state, event_loops=event_loops)
         assert st.urls is not None and st.pid is not None
         try:
             variables = platform_env.variables_for(st.urls)
@@ -265,8 +270,9 @@ def run(
     out["ecdh_per_s"] = round(ecdh_per_s(), 1)
     out["command"] = (
         f"python -m xtdf.bench.kas --clients {','.join(map(str, levels))} "
-        f"--requests {requests} --transport {transport}"
+        f"--requests {requests} --transport {transport} --event-loops {event_loops}"
     )
+    out["event_loops"] = event_loops
     return out
 
 
@@ -275,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", default="1,8,32", help="comma-separated concurrency levels")
     p.add_argument("--requests", type=int, default=3000, help="rewraps per level")
     p.add_argument("--transport", choices=TRANSPORTS, default="proto")
+    p.add_argument("--event-loops", type=int, help="the server's event loops (default: its own)")
     p.add_argument("--json", type=Path, help="also write the result here")
     args = p.parse_args(argv)
     try:
@@ -283,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--clients: expected comma-separated whole numbers, got {args.clients!r}")
     if not levels or min(levels) < 1 or args.requests < 1:
         p.error("--clients needs numbers >= 1 and --requests a number >= 1")
-    result = run(levels, args.requests, args.transport)
+    if args.event_loops is not None and args.event_loops < 1:
+        p.error("--event-loops needs a number >= 1")
+    result = run(levels, args.requests, args.transport, event_loops=args.event_loops)
     report.emit(result, args.json)
     return 0
 

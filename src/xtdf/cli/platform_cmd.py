@@ -51,6 +51,13 @@ def _server_options(a: argparse.ArgumentParser) -> None:
         metavar="NAME=PORT",
         help="extra KAS instance port (repeatable); '--kas none' for no extra KAS",
     )
+    a.add_argument(
+        "--event-loops",
+        type=int,
+        metavar="N",
+        help="serve from N event loops on N threads (default 2: the second keeps a core busy with "
+        "the RSA and EC work of rewraps while the first runs Python)",
+    )
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
@@ -68,6 +75,7 @@ def _forwarded(args: argparse.Namespace, state_dir: Path) -> list[str]:
         ("--public-host", args.public_host),
         ("--port", args.port),
         ("--idp-port", args.idp_port),
+        ("--event-loops", args.event_loops),
     ):
         if value is not None:
             out += [flag, str(value)]
@@ -94,6 +102,7 @@ def build_config(args: argparse.Namespace):  # -> PlatformConfig (lazy import)
         ("platform_port", args.port),
         ("idp_port", args.idp_port),
         ("kas_ports", parse_kas_ports(args.kas)),
+        ("event_loops", args.event_loops),
     ):
         if value is not None:
             fields[key] = value

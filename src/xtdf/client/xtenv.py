@@ -125,7 +125,7 @@ def exit_now(code: int) -> None:
 if __name__ == "__main__":
     try:
         status = main()
-    except SystemExit as stop:  # argparse's usage errors and --help
+    except SystemExit as stop:  # sys.exit() from below keeps its status and message
         status = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
         if not isinstance(stop.code, int | None):
             sys.stderr.write(f"{stop.code}\n")

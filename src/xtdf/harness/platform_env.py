@@ -158,7 +158,9 @@ def resolve_sidecar(
     return env
 
 
-def start_private(state_dir: Path, platform_port: int = 0, idp_port: int = 0) -> Status:
+def start_private(
+    state_dir: Path, platform_port: int = 0, idp_port: int = 0, event_loops: int | None = None
+) -> Status:
     """A platform of one's own, in the background: its own state, only the default KAS,
     free ports unless given (never the suite's fixed ones). Stop it with
     ``lifecycle.stop(state_dir)``; raises ``PlatformError`` when it will not start."""
@@ -166,6 +168,8 @@ def start_private(state_dir: Path, platform_port: int = 0, idp_port: int = 0) ->
 
     args = ["--state-dir", str(state_dir), "--port", str(platform_port)]
     args += ["--idp-port", str(idp_port), "--kas", "none"]
+    if event_loops is not None:
+        args += ["--event-loops", str(event_loops)]
     st = lifecycle.start(state_dir, args, timeout_s=60)
     assert st.urls is not None and st.pid is not None
     return st

@@ -103,6 +103,10 @@ class PlatformConfig(BaseModel):
     strict_htu: bool = False
     #: largest request body the transports read, after decompression
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    #: asyncio event loops, each on its own thread, all serving every port: the Python parts
+    #: of a request hold the GIL, but RSA and EC operations and socket I/O release it, so a
+    #: second loop keeps a second core busy while the first waits on OpenSSL
+    event_loops: int = Field(default=2, ge=1, le=16)
     #: which service packages to load (``xtdf.platform.<name>``)
     services: list[str] = Field(default_factory=lambda: ["kas", "policy", "authz"])
 

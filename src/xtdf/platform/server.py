@@ -1,4 +1,4 @@
-"""Run the platform: one process, one asyncio loop, one uvicorn server per port.
+"""Run the platform: one process, one uvicorn server per port on each asyncio loop.
 
 Sockets are bound *before* anything else, so a port in use fails at once with one clear
 line, and port ``0`` resolves to a real port before the issuer URL (which names the IdP
@@ -72,6 +72,7 @@ class PlatformServer:
             self.close_sockets()
             raise
         self._servers: list[_Server] = []
+        self._servers_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._error: BaseException | None = None
@@ -86,7 +87,10 @@ class PlatformServer:
         out.update({f"kas {n}": cfg.kas_url(n) for n in cfg.kas_ports})
         return out
 
-    def _make_servers(self) -> list[tuple[_Server, list[socket.socket]]]:
+    def _make_servers(self, own_fds: bool) -> list[tuple[_Server, list[socket.socket]]]:
+        """A server per port. ``own_fds``: listen on duplicates of the bound sockets, since
+        a server closes its sockets when it stops and the other loops' must stay valid
+        (the kernel socket, and its queue of connections, is shared by every duplicate)."""
         pairs = []
         for key, sock in self._sockets.items():
             if key == "platform":
@@ -106,24 +110,61 @@ class PlatformServer:
                 timeout_graceful_shutdown=3,
             )
             socks = [sock, self._v6[key]] if key in self._v6 else [sock]
+            if own_fds:
+                socks = [s.dup() for s in socks]
             pairs.append((_Server(cfg), socks))
         return pairs
 
-    async def serve(self) -> None:
-        pairs = self._make_servers()
-        self._servers = [s for s, _ in pairs]
-        self._loop = asyncio.get_running_loop()
+    async def _serve_ports(self, own_fds: bool = False) -> None:
+        """One event loop's share of the work: a uvicorn server on every port."""
+        pairs = self._make_servers(own_fds)
+        with self._servers_lock:
+            self._servers.extend(s for s, _ in pairs)
         try:
             await asyncio.gather(*(s.serve(sockets=socks) for s, socks in pairs))
         finally:
+            if own_fds:
+                for _, socks in pairs:
+                    for sock in socks:
+                        sock.close()
+
+    def _extra_loop(self) -> None:
+        try:
+            asyncio.run(self._serve_ports(own_fds=True))
+        except BaseException as exc:  # a loop that dies takes the others down with it
+            self._error = self._error or exc
+            self.request_stop()
+
+    async def serve(self) -> None:
+        """Serve on this loop and on ``event_loops - 1`` more, each on its own thread and
+        accepting from the same listening sockets; return when all have stopped."""
+        self._loop = asyncio.get_running_loop()
+        extra = [
+            threading.Thread(target=self._extra_loop, name=f"xtdf-loop-{i}", daemon=True)
+            for i in range(1, self.config.event_loops)
+        ]
+        for t in extra:
+            t.start()
+        try:
+            await self._serve_ports()
+        finally:
+            self.request_stop()
+            for t in extra:
+                await asyncio.to_thread(t.join, 10.0)
             self.close_sockets()
 
     @property
     def started(self) -> bool:
-        return bool(self._servers) and all(s.started for s in self._servers)
+        with self._servers_lock:
+            servers = list(self._servers)
+        expected = self.config.event_loops * len(self._sockets)
+        return len(servers) == expected and all(s.started for s in servers)
 
     def request_stop(self) -> None:
-        for s in self._servers:
+        # each server's loop polls should_exit, so this is safe from any thread
+        with self._servers_lock:
+            servers = list(self._servers)
+        for s in servers:
             s.should_exit = True
 
     # -- foreground ----------------------------------------------------------------------
