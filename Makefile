@@ -9,6 +9,10 @@ STAMP  := $(VENV)/.installed
 XTEST_ARGS ?=
 XTEST_WORKERS ?= auto
 
+# keep bytecode: with PYTHONDONTWRITEBYTECODE set, every pytest worker compiles xtdf and
+# rewrites the suite's asserts again (collection 1.4 s -> 0.7 s per process without it)
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: test xtest sdks sdk-py lint bench bench-formats venv clean
 
 venv: $(STAMP)

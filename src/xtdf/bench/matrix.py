@@ -142,6 +142,7 @@ def run(
     say = log or (lambda msg: None)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "KASURL"))}
     env.pop("PLATFORMURL", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as `make xtest` runs it (see the Makefile)
     state_dir = Path(env.setdefault("XTDF_STATE_DIR", str(ROOT / ".xtdf" / "platform")))
     run_id = f"bench-{uuid.uuid4().hex}"
     start = time.perf_counter()
