@@ -90,7 +90,10 @@ def run_once(
     if proc.returncode not in (0, 1):  # 1: some test failed, still a measurement
         tail = "\n".join(log.read_text().splitlines()[-15:])
         raise RuntimeError(f"matrix run {label} exited {proc.returncode}:\n{tail}")
-    tail = log.read_text().strip().splitlines()[-1] if log.stat().st_size else ""
+    lines = log.read_text().strip().splitlines()
+    tail = lines[-1] if lines else ""
+    # a failure in a measured run is kept by name: the log goes with the temp directory
+    failures = [line[len("FAILED ") :][:300] for line in lines if line.startswith("FAILED ")]
     outcomes: dict[str, int] = {}
     for m in SUMMARY.finditer(tail):
         outcomes["error" if m[2].startswith("error") else m[2]] = int(m[1])
@@ -108,6 +111,7 @@ def run_once(
         "cpu_seconds": round(cpu, 2),
         "platform_cpu_seconds": round(pcpu, 2),
         "outcomes": outcomes,
+        "failures": failures,
         "exit_code": proc.returncode,
         "encryptions": total.get("produced", 0),
         "failed_encryptions": total.get("failures", 0),

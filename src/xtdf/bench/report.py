@@ -300,6 +300,11 @@ def markdown(results: dict[str, Any]) -> str:
             matrix.table(mx).rstrip(),
             "",
         ]
+        failed = [(r["label"], f) for r in mx["runs"] for f in r.get("failures", [])]
+        if failed:
+            out += ["Tests that failed in a measured run (pytest's summary line for each):", ""]
+            out += [f"- `{label}`: {line}" for label, line in failed]
+            out.append("")
         s = mx["summary"]
         if "cache_gain_wall_ratio" in s:
             out.append(

@@ -3,14 +3,16 @@
 An RSA-2048 key takes 20 to 150 ms to generate (more than the rest of a small decrypt);
 ``cryptography`` releases the GIL while OpenSSL searches for primes, so on a second core
 the key costs no wall time if it is started before the imports, the manifest and the
-token fetch it can overlap. ``cli.sh decrypt`` calls :func:`start` before it imports the
-CLI; the unwrapper calls :func:`take` when it needs the key, and makes one itself if
-nothing was started (or the wrong kind was).
+token fetch it can overlap (its own imports happen first, on the caller's thread).
+``cli.sh decrypt`` calls :func:`start` before it imports the CLI; the unwrapper calls
+:func:`take` when it needs the key, and makes one itself if nothing was started (or the
+wrong kind was).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 
@@ -25,19 +27,22 @@ class SessionKeyMaker:
         self.ec_session = ec_session
         self._key: Any = None
         self._error: BaseException | None = None
+        # imported here, not on the thread: two threads importing one package at once can
+        # meet each other's half-initialised modules; the thread only computes
+        if ec_session:
+            from xtdf.crypto import ec as xec
+
+            self._generate: Callable[[], Any] = lambda: xec.generate("secp256r1")
+        else:
+            from xtdf.crypto import rsa as xrsa
+
+            self._generate = lambda: xrsa.generate(2048)
         self._thread = threading.Thread(target=self._run, name="session-key")
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            if self.ec_session:
-                from xtdf.crypto import ec as xec
-
-                self._key = xec.generate("secp256r1")
-            else:
-                from xtdf.crypto import rsa as xrsa
-
-                self._key = xrsa.generate(2048)
+            self._key = self._generate()
         except BaseException as exc:  # re-raised in the caller's thread
             self._error = exc
 
