@@ -40,3 +40,7 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
     assert any(name.startswith("disk") for name in places)  # memory too when a tmpfs exists
     assert any(n.startswith("ZTDF 4 MiB encrypt") for n in names)
     assert "## Targets" in md and "Quick smoke run" in md
+    again = tmp_path / "again"
+    assert main(["--render", str(tmp_path / "results.json"), "--out", str(again)]) == 0
+    assert (again / "results.md").read_text() == md  # same figures, same report
+    assert main(["--render", str(tmp_path / "missing.json"), "--out", str(again)]) == 2

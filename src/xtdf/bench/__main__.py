@@ -72,12 +72,35 @@ def _say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def _render(source: Path, out: Path) -> int:
+    try:
+        results = json.loads(source.read_text())
+    except (OSError, ValueError) as exc:
+        _say(f"cannot read {source}: {exc}")
+        return 2
+    results["targets"] = report.targets(results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "results.md").write_text(report.markdown(results))
+    _say(f"wrote {out / 'results.md'} from {source}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m xtdf.bench", description=__doc__)
     p.add_argument("--out", type=Path, default=Path("bench"), help="where results.* go")
     p.add_argument("--quick", action="store_true", help="smoke run: tiny inputs")
     p.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    p.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="measure nothing: write results.md again from this results.json (same figures, "
+        "the current report's verdicts and notes)",
+    )
     args = p.parse_args(argv)
+    if args.render:
+        return _render(args.render, args.out)
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(wanted) - set(SECTIONS))
     if unknown:

@@ -63,7 +63,9 @@ def _matrix_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         note = (
             f"-n 0 keeps {cpu_bound / n0['wall_seconds']:.2f} cores busy (pytest, SDK processes "
             f"and platform: {cpu_bound:.0f} CPU s in {n0['wall_seconds']:.0f} s), so 2 cores "
-            f"cannot do better than {floor:.2f}"
+            f"cannot do better than {floor:.2f}; -n 2 itself spent {n2['cpu_seconds']:.0f} CPU "
+            f"s (two busy cores slow each other), so even spread perfectly it needs "
+            f"{(n2['cpu_seconds'] + n2['platform_cpu_seconds']) / 2 / n0['wall_seconds']:.2f}"
         )
         rows.append(_row("-n 2 wall / -n 0 wall", round(ratio, 3), "<= 0.55", ratio <= 0.55, note))
     cold = [r for r in runs if r["label"].startswith("cold-")]
