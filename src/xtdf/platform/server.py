@@ -73,6 +73,7 @@ class PlatformServer:
             raise
         self._servers: list[_Server] = []
         self._servers_lock = threading.Lock()
+        self._stopping = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._error: BaseException | None = None
@@ -120,6 +121,8 @@ class PlatformServer:
         pairs = self._make_servers(own_fds)
         with self._servers_lock:
             self._servers.extend(s for s, _ in pairs)
+            for s, _ in pairs:  # a stop asked for before this loop got here holds for it too
+                s.should_exit = self._stopping
         try:
             await asyncio.gather(*(s.serve(sockets=socks) for s, socks in pairs))
         finally:
@@ -152,6 +155,8 @@ class PlatformServer:
             for t in extra:
                 await asyncio.to_thread(t.join, 10.0)
             self.close_sockets()
+        if self._error is not None:  # another loop failed: so does the server
+            raise self._error
 
     @property
     def started(self) -> bool:
@@ -163,6 +168,7 @@ class PlatformServer:
     def request_stop(self) -> None:
         # each server's loop polls should_exit, so this is safe from any thread
         with self._servers_lock:
+            self._stopping = True
             servers = list(self._servers)
         for s in servers:
             s.should_exit = True
