@@ -190,10 +190,15 @@ def test_cli_sh_options_are_what_argparse_would_parse(verb: str) -> None:
         "XT_WITH_KAS_ALLOWLIST": "http://a:1",
         "XT_WITH_VERIFY_ASSERTIONS": "false",
     }
-    for environment in ({}, env):
-        parsed = vars(build_parser(verb).parse_args(argv_for(verb, "a", "b", "ztdf", environment)))
+    for fmt, environment in (
+        ("ztdf", {}),
+        ("ztdf", env),
+        ("nano-with-ecdsa", {}),
+        ("ztdf-ecwrap", {}),
+    ):
+        parsed = vars(build_parser(verb).parse_args(argv_for(verb, "a", "b", fmt, environment)))
         parsed.pop("func"), parsed.pop("command")
         module = importlib.import_module(f"xtdf.cli.{verb}_cmd")
-        opts = options_for(verb, "ztdf", environment)
+        opts = options_for(verb, fmt, environment)
         ours = SimpleNamespace(**{**module.DEFAULTS, **opts, "src": "a", "output": "b"})
         assert vars(ours) == parsed

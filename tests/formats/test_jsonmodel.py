@@ -82,14 +82,14 @@ def test_string_policy_binding_and_null_lists() -> None:
         ),
         (
             lambda d: d["encryptionInformation"]["integrityInformation"]["segments"][0].update(
-                segmentSize="5"
+                segmentSize="five"
             ),
             "encryptionInformation.integrityInformation.segments[0].segmentSize",
             "valid integer",
         ),
         (
             lambda d: d["encryptionInformation"]["integrityInformation"].update(
-                segmentSizeDefault=True
+                segmentSizeDefault=1.5
             ),
             "encryptionInformation.integrityInformation.segmentSizeDefault",
             "valid integer",
@@ -100,7 +100,7 @@ def test_string_policy_binding_and_null_lists() -> None:
             "valid list",
         ),
         (lambda d: d.update(payload=[]), "payload", "valid dictionary"),
-        (lambda d: d["payload"].update(isEncrypted="yes"), "payload.isEncrypted", "valid boolean"),
+        (lambda d: d["payload"].update(isEncrypted="no!"), "payload.isEncrypted", "valid boolean"),
     ],
 )
 def test_bad_field_is_named_with_its_path(edit: Any, where: str, message: str) -> None:
@@ -151,3 +151,24 @@ def test_not_an_object_at_the_top() -> None:
     assert exc.value.path == ()
     with pytest.raises(ManifestError, match="not a JSON object"):
         parse_manifest("[]")
+
+
+def test_a_python_name_beside_its_json_key_is_kept_as_unknown() -> None:
+    doc = {"type": "reference", "mimeType": "a/b", "mime_type": "t/x"}
+    from xtdf.formats.ztdf.manifest import Payload
+
+    payload = Payload.parse(doc)
+    assert payload.mime_type == "a/b"
+    assert payload.to_dict(exclude_unset=True) == doc
+
+
+def test_lax_numbers_and_booleans_are_read_as_before() -> None:
+    """Values pydantic's lax mode accepted in other SDKs' manifests still read."""
+    doc = _manifest_doc()
+    doc["encryptionInformation"]["integrityInformation"]["segments"][0]["segmentSize"] = "5"
+    doc["encryptionInformation"]["method"]["isStreamable"] = "false"
+    doc["payload"]["isEncrypted"] = 1
+    manifest = parse_manifest(json.dumps(doc))
+    assert manifest.integrity.segments[0].segment_size == 5
+    assert manifest.encryption_information.method.is_streamable is False
+    assert manifest.payload.is_encrypted is True

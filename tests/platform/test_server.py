@@ -15,6 +15,7 @@ from xtdf._proto.wellknownconfiguration import wellknown_configuration_pb2 as wk
 from xtdf.platform.config import PlatformConfig
 from xtdf.platform.core import Platform
 from xtdf.platform.rpc import Method
+from xtdf.platform.server import PlatformServer
 
 
 def test_wellknown_configuration(local_platform: LocalPlatform) -> None:
@@ -134,3 +135,20 @@ def test_event_loops_serve_and_stop_cleanly(tmp_path: Path, loops: int) -> None:
 def test_event_loops_config_bounds() -> None:
     with pytest.raises(ValueError):
         PlatformConfig(event_loops=0)
+
+
+def test_stop_before_serve_leaves_no_error_and_frees_the_ports(tmp_path: Path) -> None:
+    """A stop that arrives before the extra loops start (SIGTERM at once): every loop still
+    stops cleanly, and no duplicate of a listening socket stays open."""
+    import asyncio
+    import socket
+
+    server = PlatformServer(
+        PlatformConfig(state_dir=tmp_path, platform_port=0, idp_port=0, kas_ports={}, event_loops=3)
+    )
+    port = server.config.platform_port
+    server.request_stop()
+    asyncio.run(server.serve())
+    assert server._error is None
+    with socket.socket() as probe:  # nothing listens there any more
+        assert probe.connect_ex(("127.0.0.1", port)) != 0

@@ -35,6 +35,8 @@ def options_for(verb: str, fmt: str, env: Mapping[str, str]) -> dict[str, Any]:
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     base, implied = FORMATS[fmt]
+    if verb == "decrypt":  # the ECDSA policy binding is the writer's choice; readers take any
+        implied = {k: v for k, v in implied.items() if k != "ecdsa_binding"}
     opts: dict[str, Any] = {"format": base, **implied}
     if flag(env, "XT_WITH_ECWRAP") and base == "ztdf":
         opts["ecwrap"] = True
@@ -117,7 +119,7 @@ def exit_now(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):  # closed, or None when fd was closed
             code = code or 1
     os._exit(code)
 

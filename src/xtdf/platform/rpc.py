@@ -95,7 +95,8 @@ class Method:
     idempotent: bool = False
     #: run on the event loop rather than a worker thread: for short CPU-bound handlers
     #: that never wait on anything (the thread hand-off cost more than the GIL lets a
-    #: thread gain)
+    #: thread gain). The caller's deadline is not enforced on them: nothing can interrupt
+    #: a call that holds its loop, so it must be short by construction
     inline: bool = False
 
     @property

@@ -13,6 +13,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import uvicorn
@@ -88,12 +89,11 @@ class PlatformServer:
         out.update({f"kas {n}": cfg.kas_url(n) for n in cfg.kas_ports})
         return out
 
-    def _make_servers(self, own_fds: bool) -> list[tuple[_Server, list[socket.socket]]]:
-        """A server per port. ``own_fds``: listen on duplicates of the bound sockets, since
-        a server closes its sockets when it stops and the other loops' must stay valid
-        (the kernel socket, and its queue of connections, is shared by every duplicate)."""
+    def _make_servers(
+        self, sockets: dict[str, list[socket.socket]]
+    ) -> list[tuple[_Server, list[socket.socket]]]:
         pairs = []
-        for key, sock in self._sockets.items():
+        for key, socks in sockets.items():
             if key == "platform":
                 app = platform_app(self.platform)
             elif key == "idp":
@@ -110,50 +110,60 @@ class PlatformServer:
                 loop="asyncio",
                 timeout_graceful_shutdown=3,
             )
-            socks = [sock, self._v6[key]] if key in self._v6 else [sock]
-            if own_fds:
-                socks = [s.dup() for s in socks]
             pairs.append((_Server(cfg), socks))
         return pairs
 
-    async def _serve_ports(self, own_fds: bool = False) -> None:
+    def _listening(self, duplicate: bool) -> dict[str, list[socket.socket]]:
+        """Every port's sockets (IPv4, and IPv6 when bound), or duplicates of them: a server
+        closes its sockets when it stops, and the other loops' must stay valid (the kernel
+        socket and its queue of connections are shared by every duplicate)."""
+        out = {}
+        for key, sock in self._sockets.items():
+            socks = [sock, self._v6[key]] if key in self._v6 else [sock]
+            out[key] = [s.dup() for s in socks] if duplicate else socks
+        return out
+
+    async def _serve_ports(self, sockets: dict[str, list[socket.socket]]) -> None:
         """One event loop's share of the work: a uvicorn server on every port."""
-        pairs = self._make_servers(own_fds)
+        pairs = self._make_servers(sockets)
         with self._servers_lock:
             self._servers.extend(s for s, _ in pairs)
             for s, _ in pairs:  # a stop asked for before this loop got here holds for it too
                 s.should_exit = self._stopping
-        try:
-            await asyncio.gather(*(s.serve(sockets=socks) for s, socks in pairs))
-        finally:
-            if own_fds:
-                for _, socks in pairs:
-                    for sock in socks:
-                        sock.close()
+        await asyncio.gather(*(s.serve(sockets=socks) for s, socks in pairs))
 
-    def _extra_loop(self) -> None:
+    def _extra_loop(self, sockets: dict[str, list[socket.socket]]) -> None:
         try:
-            asyncio.run(self._serve_ports(own_fds=True))
+            asyncio.run(self._serve_ports(sockets))
         except BaseException as exc:  # a loop that dies takes the others down with it
             self._error = self._error or exc
             self.request_stop()
 
     async def serve(self) -> None:
         """Serve on this loop and on ``event_loops - 1`` more, each on its own thread and
-        accepting from the same listening sockets; return when all have stopped."""
+        accepting on its own duplicates of the listening sockets (made here, before any loop
+        can stop and close the originals); return when all have stopped."""
         self._loop = asyncio.get_running_loop()
+        duplicates = [self._listening(duplicate=True) for _ in range(1, self.config.event_loops)]
         extra = [
-            threading.Thread(target=self._extra_loop, name=f"xtdf-loop-{i}", daemon=True)
-            for i in range(1, self.config.event_loops)
+            threading.Thread(
+                target=self._extra_loop, args=(socks,), name=f"xtdf-loop-{i}", daemon=True
+            )
+            for i, socks in enumerate(duplicates, start=1)
         ]
-        for t in extra:
-            t.start()
         try:
-            await self._serve_ports()
+            for t in extra:
+                t.start()
+            await self._serve_ports(self._listening(duplicate=False))
         finally:
             self.request_stop()
+            deadline = time.monotonic() + 10.0
             for t in extra:
-                await asyncio.to_thread(t.join, 10.0)
+                if t.is_alive():
+                    await asyncio.to_thread(t.join, max(0.0, deadline - time.monotonic()))
+            for socks in duplicates:
+                for sock in (s for group in socks.values() for s in group):
+                    sock.close()  # those a loop did not close (it never started, or failed)
             self.close_sockets()
         if self._error is not None:  # another loop failed: so does the server
             raise self._error

@@ -42,17 +42,34 @@ def string(value: Any, path: Path) -> str:
     raise FieldError(path, "Input should be a valid string")
 
 
+#: text a boolean field accepts (what pydantic's lax mode took before these models)
+_TRUE = {"1", "on", "t", "true", "y", "yes"}
+_FALSE = {"0", "off", "f", "false", "n", "no"}
+
+
 def integer(value: Any, path: Path) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+    """An integer; also an integral float, a bool or a decimal string, as other SDKs'
+    manifests were read before (pydantic's lax mode)."""
+    if isinstance(value, int):
+        return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
     raise FieldError(path, "Input should be a valid integer")
 
 
 def boolean(value: Any, path: Path) -> bool:
+    """A boolean; also 0/1 and the usual words for them, as read before."""
     if isinstance(value, bool):
         return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
     raise FieldError(path, "Input should be a valid boolean")
 
 
@@ -129,7 +146,6 @@ class JsonModel:
 
     FIELDS: ClassVar[Sequence[Field]] = ()
     _by_attr: ClassVar[dict[str, Field]]
-    _names: ClassVar[frozenset[str]]
 
     _set: set[str]
     _extra: dict[str, Any]
@@ -137,7 +153,6 @@ class JsonModel:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._by_attr = {f.attr: f for f in cls.FIELDS}
-        cls._names = frozenset(f.attr for f in cls.FIELDS) | {f.key for f in cls.FIELDS}
 
     def __init__(self, **values: Any) -> None:
         object.__setattr__(self, "_set", set())
@@ -170,19 +185,19 @@ class JsonModel:
         self = cls.__new__(cls)
         object.__setattr__(self, "_set", set())
         object.__setattr__(self, "_extra", {})
+        read: set[str] = set()
         for f in cls.FIELDS:
-            if f.key in doc:
-                raw = doc[f.key]
-            elif f.attr in doc:
-                raw = doc[f.attr]
-            elif f.required:
-                raise FieldError((*path, f.key), "Field required")
-            else:
+            name = f.key if f.key in doc else (f.attr if f.attr in doc else None)
+            if name is None:
+                if f.required:
+                    raise FieldError((*path, f.key), "Field required")
                 object.__setattr__(self, f.attr, f.default_value())
                 continue
-            object.__setattr__(self, f.attr, f.check(raw, (*path, f.key)))
+            read.add(name)
+            object.__setattr__(self, f.attr, f.check(doc[name], (*path, f.key)))
             self._set.add(f.attr)
-        self._extra.update((k, v) for k, v in doc.items() if k not in cls._names)
+        # every key not read is kept, a field's Python name beside its JSON key included
+        self._extra.update((k, v) for k, v in doc.items() if k not in read)
         return self
 
     @classmethod
