@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -218,10 +219,6 @@ def _kas_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2]
-
-
 def _formats_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Verdicts on the first placement (memory when there is a tmpfs): the format's own
     speed; every placement's medians and the plain copy beside them go in the note."""
@@ -232,7 +229,7 @@ def _formats_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     first = next(iter(places))
     rows = []
     for direction in ("encrypt", "decrypt"):
-        median = _median(places[first][direction]["all_mib_per_s"])
+        median = statistics.median(places[first][direction]["all_mib_per_s"])
         context = "; ".join(
             f"{name}: runs {p[direction]['all_mib_per_s']}, plain file copy "
             f"{p['copy']['all_mib_per_s']} MiB/s"

@@ -16,12 +16,7 @@ from typing import Any
 from xtdf.errors import UsageError
 
 #: FMT values: upstream sends ``ztdf`` and ``nano``; the full container names also work
-FORMATS = {
-    "ztdf": ("ztdf", {}),
-    "ztdf-ecwrap": ("ztdf", {"ecwrap": True}),
-    "nano": ("nano", {}),
-    "nano-with-ecdsa": ("nano", {"ecdsa_binding": True}),
-}
+FORMATS = {"ztdf": "ztdf", "ztdf-ecwrap": "ztdf", "nano": "nano", "nano-with-ecdsa": "nano"}
 TRUE = {"true", "1", "yes", "on"}
 
 
@@ -34,11 +29,9 @@ def options_for(verb: str, fmt: str, env: Mapping[str, str]) -> dict[str, Any]:
     for, in command-line order; options left at their defaults are absent."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    base, implied = FORMATS[fmt]
-    if verb == "decrypt":  # the ECDSA policy binding is the writer's choice; readers take any
-        implied = {k: v for k, v in implied.items() if k != "ecdsa_binding"}
-    opts: dict[str, Any] = {"format": base, **implied}
-    if flag(env, "XT_WITH_ECWRAP") and base == "ztdf":
+    base = FORMATS[fmt]
+    opts: dict[str, Any] = {"format": base}
+    if base == "ztdf" and (fmt == "ztdf-ecwrap" or flag(env, "XT_WITH_ECWRAP")):
         opts["ecwrap"] = True
     if verb == "encrypt":
         for name, dest in (
@@ -48,7 +41,8 @@ def options_for(verb: str, fmt: str, env: Mapping[str, str]) -> dict[str, Any]:
         ):
             if env.get(name):
                 opts[dest] = env[name]
-        if base == "nano" and flag(env, "XT_WITH_ECDSA_BINDING"):
+        # the ECDSA policy binding is the writer's choice; a reader takes either binding
+        if base == "nano" and (fmt == "nano-with-ecdsa" or flag(env, "XT_WITH_ECDSA_BINDING")):
             opts["ecdsa_binding"] = True
         if flag(env, "XT_WITH_PLAINTEXT_POLICY"):
             opts["plaintext_policy"] = True

@@ -179,7 +179,8 @@ class JsonModel:
 
     @classmethod
     def parse(cls, doc: Any, path: Path = ()) -> Self:
-        """Check ``doc`` (decoded JSON); :class:`FieldError` names the first bad field."""
+        """Check ``doc`` (decoded JSON); :class:`FieldError` names the first bad field.
+        Also a field's check, for models nested in models."""
         if not isinstance(doc, dict):
             raise FieldError(path, "Input should be a valid dictionary or object")
         self = cls.__new__(cls)
@@ -199,11 +200,6 @@ class JsonModel:
         # every key not read is kept, a field's Python name beside its JSON key included
         self._extra.update((k, v) for k, v in doc.items() if k not in read)
         return self
-
-    @classmethod
-    def check(cls, value: Any, path: Path) -> Self:
-        """``parse`` as a field check, for models nested in models."""
-        return cls.parse(value, path)
 
     @property
     def extra(self) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class KeyAccessObject(JsonModel):
         Field("wrapped_key", string, key="wrappedKey", default=""),
         Field(
             "policy_binding",
-            optional(either(PolicyBinding.check, string)),
+            optional(either(PolicyBinding.parse, string)),
             key="policyBinding",
             default=None,
         ),
@@ -111,11 +111,11 @@ class Segment(JsonModel):
 
 class IntegrityInformation(JsonModel):
     FIELDS = (
-        Field("root_signature", RootSignature.check, key="rootSignature"),
+        Field("root_signature", RootSignature.parse, key="rootSignature"),
         Field("segment_hash_alg", string, key="segmentHashAlg", default="GMAC"),
         Field("segment_size_default", integer, key="segmentSizeDefault"),
         Field("encrypted_segment_size_default", integer, key="encryptedSegmentSizeDefault"),
-        Field("segments", list_of(Segment.check), factory=list),
+        Field("segments", list_of(Segment.parse), factory=list),
     )
     root_signature: RootSignature
     segment_hash_alg: str
@@ -128,9 +128,9 @@ class EncryptionInformation(JsonModel):
     FIELDS = (
         Field("type", string, default="split"),
         Field("policy", string),
-        Field("key_access", list_of(KeyAccessObject.check), key="keyAccess"),
-        Field("method", Method.check, factory=Method),
-        Field("integrity_information", IntegrityInformation.check, key="integrityInformation"),
+        Field("key_access", list_of(KeyAccessObject.parse), key="keyAccess"),
+        Field("method", Method.parse, factory=Method),
+        Field("integrity_information", IntegrityInformation.parse, key="integrityInformation"),
     )
     type: str
     policy: str
@@ -177,8 +177,8 @@ class Assertion(JsonModel):
         Field("type", string),
         Field("scope", string),
         Field("applies_to_state", _str, key="appliesToState", default=None),
-        Field("statement", Statement.check),
-        Field("binding", optional(Binding.check), default=None),
+        Field("statement", Statement.parse),
+        Field("binding", optional(Binding.parse), default=None),
     )
     id: str
     type: str
@@ -190,9 +190,9 @@ class Assertion(JsonModel):
 
 class Manifest(JsonModel):
     FIELDS = (
-        Field("encryption_information", EncryptionInformation.check, key="encryptionInformation"),
-        Field("payload", Payload.check),
-        Field("assertions", optional(list_of(Assertion.check)), default=None),
+        Field("encryption_information", EncryptionInformation.parse, key="encryptionInformation"),
+        Field("payload", Payload.parse),
+        Field("assertions", optional(list_of(Assertion.parse)), default=None),
         Field("schema_version", _str, key="schemaVersion", default=None),
     )
     encryption_information: EncryptionInformation

@@ -26,7 +26,7 @@ class PolicyBody(JsonModel):
     FIELDS = (
         Field(
             "data_attributes",
-            optional(list_of(AttributeObject.check)),
+            optional(list_of(AttributeObject.parse)),
             key="dataAttributes",
             factory=list,
         ),
@@ -39,7 +39,7 @@ class PolicyBody(JsonModel):
 class Policy(JsonModel):
     FIELDS = (
         Field("uuid", string, factory=lambda: str(_uuid.uuid4())),
-        Field("body", PolicyBody.check, factory=PolicyBody),
+        Field("body", PolicyBody.parse, factory=PolicyBody),
     )
     uuid: str
     body: PolicyBody
