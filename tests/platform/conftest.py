@@ -203,6 +203,8 @@ Caller = MESSAGES["Caller"]
 PublicKeyRequest = MESSAGES["PublicKeyRequest"]
 PublicKeyResponse = MESSAGES["PublicKeyResponse"]
 TEST_SERVICE = "xtdftest.TestService"
+#: role-policy line that opens the test service to any authenticated caller
+OPEN_TEST_SERVICE = f"p, role:unknown, {TEST_SERVICE}/*, *, allow"
 TEST_PEM = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"
 
 
@@ -279,6 +281,9 @@ def bare_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPla
         services=[],
         kas_ports={"value1": 0},
         max_body_bytes=64 * 1024,
+        # the test service is open to any authenticated caller; the built-in rules still
+        # govern kas.AccessService (tests/platform/test_roles.py covers the policy itself)
+        role_policy_extension=OPEN_TEST_SERVICE,
     )
     server.platform.register(dummy_methods())
     lp = LocalPlatform(server)

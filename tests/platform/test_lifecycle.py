@@ -14,7 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.platform.conftest import TEST_SERVICE, LocalPlatform, dummy_methods, start_platform
+from tests.platform.conftest import (
+    OPEN_TEST_SERVICE,
+    TEST_SERVICE,
+    LocalPlatform,
+    dummy_methods,
+    start_platform,
+)
 from xtdf.errors import PlatformError
 from xtdf.platform import lifecycle
 
@@ -158,7 +164,9 @@ def test_restart_keeps_idp_key(tmp_path: Path) -> None:
         kid = first.platform.idp.keys.kid
     finally:
         first.stop()
-    second = start_platform(tmp_path, services=[], kas_ports={}, **ports)
+    second = start_platform(
+        tmp_path, services=[], kas_ports={}, role_policy_extension=OPEN_TEST_SERVICE, **ports
+    )
     try:
         second.platform.register(dummy_methods())
         assert second.platform.idp.keys.kid == kid

@@ -101,6 +101,11 @@ class PlatformConfig(BaseModel):
     enforce_dpop: bool = False
     #: refuse path-only DPoP ``htu`` values (upstream ``server.auth.dpop.strict_htu``)
     strict_htu: bool = False
+    #: where a token's role names are (dot path), as upstream's ``groups_claim``
+    roles_claim: str = "realm_access.roles"
+    #: extra casbin lines (``p, role:standard, RESOURCE, ACTION, allow`` or
+    #: ``g, TOKEN-ROLE, role:admin``) added to the built-in role policy (roles_policy.csv)
+    role_policy_extension: str = ""
     #: largest request body the transports read, after decompression
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     #: asyncio event loops, each on its own thread, all serving every port: the Python parts

@@ -18,6 +18,7 @@ from typing import Any
 from xtdf.platform.auth import Authenticator
 from xtdf.platform.config import PlatformConfig
 from xtdf.platform.idp.provider import IdentityProvider
+from xtdf.platform.roles import RolePolicy
 from xtdf.platform.rpc import Method
 from xtdf.platform.store import Database
 
@@ -31,6 +32,7 @@ class Platform:
         self.db = db if db is not None else Database(config.db_path)
         self.idp = IdentityProvider(config, self.db)
         self.auth = Authenticator(config, self.idp)
+        self.roles = RolePolicy(config.role_policy_extension, config.roles_claim)
         self.methods: dict[str, Method] = {}
         self.services: list[str] = []
         self.skipped: list[str] = []

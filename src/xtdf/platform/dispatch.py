@@ -8,7 +8,7 @@ caller's deadline, and turns every failure into an :class:`RpcError` with a Conn
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -24,6 +24,7 @@ from xtdf.errors import (
     UsageError,
     XtdfError,
 )
+from xtdf.platform import roles
 from xtdf.platform.dpop import DPoPProofError
 from xtdf.platform.rpc import CallContext, Method, RpcError
 
@@ -47,9 +48,14 @@ def base_url(request: Request) -> str:
 
 
 def authenticate(
-    platform: Platform, request: Request, method: Method, htu_path: str
+    platform: Platform, request: Request, method: Method, htu_path: str, *, rest: bool = False
 ) -> CallContext:
-    """The call's context; raises ``unauthenticated`` when a required token fails."""
+    """The call's context; raises ``unauthenticated`` when a required token fails and
+    ``permission_denied`` when the caller's roles do not allow the call (:mod:`roles`).
+
+    ``rest`` says the call came by an HTTP route of the REST gateway: the role policy then
+    judges the route and HTTP method, as the Go platform does, not the procedure.
+    """
     ctx = CallContext(
         headers={k.lower(): v for k, v in request.headers.items()},
         base_url=base_url(request),
@@ -74,10 +80,29 @@ def authenticate(
             'Bearer error="invalid_token"' if "authorization" in request.headers else "Bearer"
         )
         raise Refusal("unauthenticated", str(exc), {"WWW-Authenticate": challenge}) from None
+    authorize(platform, identity.claims, method, request, rest=rest)
     ctx.claims = identity.claims
     ctx.dpop_jkt = identity.dpop_jkt
     ctx.dpop_jwk = identity.dpop_jwk
     return ctx
+
+
+def authorize(
+    platform: Platform, claims: dict[str, Any], method: Method, request: Request, *, rest: bool
+) -> None:
+    """Refuse, before the handler runs, a call the caller's roles do not allow."""
+    if rest:
+        resource, action = request.url.path, roles.http_action(request.method)
+    else:
+        resource, action = method.path.lstrip("/"), roles.rpc_action(method.name)
+    policy = platform.roles
+    if policy.allows(claims, resource, action):
+        return
+    held = ", ".join(policy.subjects(claims))
+    raise Refusal(
+        "permission_denied",
+        f"permission denied: {resource} ({action}) is not allowed for roles [{held}]",
+    )
 
 
 def to_rpc_error(exc: BaseException, method: Method) -> RpcError:

@@ -111,7 +111,7 @@ class RestRoutes:
         method = self.platform.method(path)
         if method is None:
             raise RpcError("unimplemented", f"{path} is not served by this platform")
-        ctx = dispatch.authenticate(self.platform, request, method, request.url.path)
+        ctx = dispatch.authenticate(self.platform, request, method, request.url.path, rest=True)
         ctx.instance = self.instance
         if body:
             limit = self.platform.config.max_body_bytes
