@@ -108,6 +108,15 @@ class PlatformConfig(BaseModel):
     role_policy_extension: str = ""
     #: largest request body the transports read, after decompression
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    #: request line plus headers of one request (Go's net/http allows 1 MiB, Node 16 KiB;
+    #: the largest an SDK sends is a DPoP proof beside a token, a few KiB)
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: header fields in one request
+    max_headers: int = Field(default=100, ge=8)
+    #: how long a request's headers may take to arrive (Go's ReadHeaderTimeout)
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    #: connections open at once across every port and event loop; more are answered 503
+    max_connections: int = Field(default=2048, ge=8)
     #: asyncio event loops, each on its own thread, all serving every port: the Python parts
     #: of a request hold the GIL, but RSA and EC operations and socket I/O release it, so a
     #: second loop keeps a second core busy while the first waits on OpenSSL

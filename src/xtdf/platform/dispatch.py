@@ -128,7 +128,7 @@ async def call(
 ) -> Message:
     """Run the handler off the event loop; always returns a message or raises RpcError."""
     try:
-        if method.inline:
+        if method.runs_inline(message):
             response = method.handler(message, ctx)
         else:
             with anyio.fail_after(timeout_s):

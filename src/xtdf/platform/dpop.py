@@ -215,7 +215,7 @@ def verify_proof(
         raise DPoPProofError(f"DPoP proof jwk is not a usable key: {exc}") from None
     try:
         claims = json.loads(obj.payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise DPoPProofError("DPoP proof payload is not JSON") from None
     if not isinstance(claims, dict):
         raise DPoPProofError("DPoP proof payload is not a JSON object")

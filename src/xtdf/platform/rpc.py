@@ -98,6 +98,12 @@ class Method:
     #: thread gain). The caller's deadline is not enforced on them: nothing can interrupt
     #: a call that holds its loop, so it must be short by construction
     inline: bool = False
+    #: with ``inline``, a test of the request that keeps a large one off the loop: a call
+    #: that fails it runs on a worker thread (with its deadline) like any other
+    inline_if: Callable[[Message], bool] | None = None
+
+    def runs_inline(self, message: Message) -> bool:
+        return self.inline and (self.inline_if is None or self.inline_if(message))
 
     @property
     def path(self) -> str:

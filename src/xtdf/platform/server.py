@@ -2,7 +2,8 @@
 
 Sockets are bound *before* anything else, so a port in use fails at once with one clear
 line, and port ``0`` resolves to a real port before the issuer URL (which names the IdP
-port) and KAS URLs are derived from the config. Only this module imports uvicorn.
+port) and KAS URLs are derived from the config. Only this module and :mod:`http_limits`
+(the bounded HTTP protocol every port speaks) import uvicorn.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from xtdf.errors import PlatformError
 from xtdf.platform.app import idp_app, kas_app, platform_app
 from xtdf.platform.config import PlatformConfig
 from xtdf.platform.core import Platform
+from xtdf.platform.http_limits import Limits, protocol_class
 from xtdf.platform.ports import bind
 
 log = logging.getLogger("xtdf.platform")
@@ -72,6 +74,14 @@ class PlatformServer:
         except BaseException:
             self.close_sockets()
             raise
+        self._protocol = protocol_class(
+            Limits(
+                max_header_bytes=self.config.max_header_bytes,
+                max_headers=self.config.max_headers,
+                header_timeout_s=self.config.header_timeout_s,
+                max_connections=self.config.max_connections,
+            )
+        )
         self._servers: list[_Server] = []
         self._servers_lock = threading.Lock()
         self._stopping = False
@@ -106,7 +116,7 @@ class PlatformServer:
                 log_config=None,
                 access_log=False,
                 server_header=False,
-                http="httptools",
+                http=self._protocol,
                 loop="asyncio",
                 timeout_graceful_shutdown=3,
             )

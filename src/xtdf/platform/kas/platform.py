@@ -105,5 +105,8 @@ def methods(platform: Any) -> list[Method]:
             pb.RewrapResponse,
             service.rewrap,  # type: ignore[arg-type]
             inline=True,
+            # one or a few key access objects: a millisecond, cheaper on the loop than the
+            # thread hand-off; a larger request must not hold the loop everyone shares
+            inline_if=service.small_rewrap,
         ),
     ]

@@ -20,6 +20,11 @@ from xtdf.crypto.encoding import b64decode
 from xtdf.errors import FormatError
 from xtdf.platform.rpc import RpcError
 
+#: key access objects one rewrap request may carry, over all its policies: a TDF with many
+#: splits or a bulk decrypt of a few dozen files stays far below it, while each one costs
+#: an RSA or EC operation (thousands would hold the server for seconds)
+MAX_KEY_ACCESS_OBJECTS = 256
+
 #: ids the Go KAS gives the single-object form
 V1_POLICY_ID = "policy-1"
 V1_KAO_ID = "kao-0"
@@ -156,15 +161,38 @@ def _policy_request(obj: Any, where: str) -> PolicyRequest:
     )
 
 
+def _check_count(entries: list[Any]) -> None:
+    """Refuse an oversized request before building anything from it."""
+    if len(entries) > MAX_KEY_ACCESS_OBJECTS:
+        raise RequestBodyError(
+            f"{len(entries)} policy requests; at most {MAX_KEY_ACCESS_OBJECTS} per request"
+        )
+    total = 0
+    for entry in entries:
+        kaos = (
+            _get(entry, "keyAccessObjects", "key_access_objects")
+            if isinstance(entry, dict)
+            else None
+        )
+        total += len(kaos) if isinstance(kaos, list) else 0
+    if total > MAX_KEY_ACCESS_OBJECTS:
+        raise RequestBodyError(
+            f"{total} key access objects; at most {MAX_KEY_ACCESS_OBJECTS} per request"
+        )
+
+
 def parse_body(text: str) -> RewrapBody:
     """Parse the ``requestBody`` JSON text; :class:`RequestBodyError` names what is wrong."""
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise RequestBodyError("not JSON (nested too deeply)") from None
     except ValueError as exc:
         raise RequestBodyError(f"not JSON ({exc})") from None
     doc = _object(doc, "requestBody")
     client_key = _str(doc, "requestBody", "clientPublicKey", "client_public_key")
     entries = _list(_get(doc, "requests"), "requests")
+    _check_count(entries)
     if entries:
         requests = [_policy_request(e, f"requests[{i}]") for i, e in enumerate(entries)]
         return RewrapBody(client_key, requests)

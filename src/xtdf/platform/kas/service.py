@@ -44,6 +44,9 @@ FAILED_STATUS = "fail"
 OBLIGATIONS_KEY = "X-Required-Obligations"
 #: algorithm answered when a request names none (upstream ``security.AlgorithmRSA2048``)
 DEFAULT_ALGORITHM = "rsa:2048"
+#: signed request tokens up to this size are rewrapped on the event loop: one with a few
+#: key access objects is 1-3 KiB; larger ones go to a worker thread
+INLINE_TOKEN_BYTES = 8 * 1024
 #: ``fmt`` values of ``PublicKey``
 FORMATS = ("", "pkcs8", "jwk")
 
@@ -190,6 +193,10 @@ class KasService:
 
     # -- rewrap --------------------------------------------------------------------------
 
+    @staticmethod
+    def small_rewrap(req: pb.RewrapRequest) -> bool:
+        return len(req.signed_request_token) <= INLINE_TOKEN_BYTES
+
     def _refuse(self, ctx: CallContext, err: RpcError) -> RpcError:
         self.audit.record(
             instance=ctx.instance, decision=DENY, reason=err.message, claims=ctx.claims
@@ -236,7 +243,7 @@ class KasService:
         if tdf3 and policy_error is None:
             try:
                 pw.uuid, pw.attributes = _policy_of(req.body)
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, RecursionError) as exc:
                 # a corrupt policy may be tampering: generic answer, as upstream
                 policy_error = KaoFailure(
                     "invalid_argument", BAD_REQUEST, f"policy body is not base64 JSON: {exc}"

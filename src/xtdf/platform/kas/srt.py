@@ -62,7 +62,8 @@ class Srt:
 def _b64json(part: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(b64url_decode(part, what))
-    except (FormatError, ValueError, UnicodeDecodeError) as exc:
+    except (FormatError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the parser goes is not JSON we take
         raise SrtError("unauthenticated", f"could not parse token: {what} is not JSON") from exc
     if not isinstance(value, dict):
         raise SrtError("unauthenticated", f"could not parse token: {what} is not an object")
