@@ -8,7 +8,6 @@ cause and leaves no output file.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import subprocess
@@ -24,11 +23,6 @@ from xtdf.client import install_cli
 from xtdf.platform.admin import PolicyAdmin, condition_set
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("xtdf.platform.kas") is None,
-    reason="the platform KAS (xtdf.platform.kas) is not in the tree yet",
-)
 
 PLAINTEXT = b"hello, cross-SDK world\n" * 50
 CONTAINERS = ["ztdf", "ztdf-ecwrap", "nano", "nano-with-ecdsa"]

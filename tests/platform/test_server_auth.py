@@ -181,6 +181,8 @@ def test_htu_case_and_default_port_normalised() -> None:
         ({"ath": "AAAA"}, "ath"),
         ({"ath": None}, "no ath"),
         ({"iat": int(time.time()) - 7200}, "expired"),
+        # the skew is an hour either way: a proof dated later than that is made up
+        ({"iat": int(time.time()) + 7200}, "iat is in the future"),
         ({"iat": None}, "iat"),
         ({"jti": None}, "jti"),
     ],

@@ -1,0 +1,79 @@
+"""How the harness judges one SDK process: real ``cli.sh`` scripts that succeed, fail or
+write output, so a refusal cell can only pass when the SDK really refused."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from xtdf.harness.sdks import SDK, SdkError, discover
+
+SCRIPT = """#!/usr/bin/env bash
+# a cli.sh whose outcome the test chooses: OUTCOME=ok writes DST, OUTCOME=refuse fails
+case $1 in
+  supports) exit 0 ;;
+esac
+if [[ $OUTCOME == ok ]]; then cp "$2" "$3"; exit 0; fi
+echo "tamper detected: policy binding mismatch" >&2
+exit 1
+"""
+
+
+@pytest.fixture
+def sdk(tmp_path: Path) -> SDK:
+    dist = tmp_path / "sdks" / "fake" / "dist" / "1.0"
+    dist.mkdir(parents=True)
+    cli = dist / "cli.sh"
+    cli.write_text(SCRIPT)
+    cli.chmod(0o755)
+    (found,) = discover(tmp_path / "sdks")
+    return found
+
+
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    src = tmp_path / "ct.tdf"
+    src.write_bytes(b"ciphertext")
+    return src, tmp_path / "rt.txt"
+
+
+def test_expected_refusal_that_succeeded_fails_the_cell(
+    sdk: SDK, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTCOME", "ok")
+    src, dst = files(tmp_path)
+    with pytest.raises(AssertionError, match="succeeded but was expected to fail"):
+        sdk.decrypt(src, dst, "ztdf", expect_error=True)
+
+
+def test_expected_refusal_carries_the_sdk_output(
+    sdk: SDK, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTCOME", "refuse")
+    src, dst = files(tmp_path)
+    with pytest.raises(SdkError) as err:
+        sdk.decrypt(src, dst, "ztdf", expect_error=True)
+    assert err.value.returncode == 1
+    assert "policy binding mismatch" in err.value.stderr
+    assert not dst.exists()
+
+
+def test_unexpected_failure_raises_and_success_does_not(
+    sdk: SDK, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst = files(tmp_path)
+    monkeypatch.setenv("OUTCOME", "refuse")
+    with pytest.raises(SdkError):
+        sdk.decrypt(src, dst, "ztdf")
+    monkeypatch.setenv("OUTCOME", "ok")
+    sdk.decrypt(src, dst, "ztdf")
+    assert dst.read_bytes() == b"ciphertext"
+
+
+def test_discover_skips_scripts_that_are_not_executable(tmp_path: Path) -> None:
+    dist = tmp_path / "sdks" / "plain" / "dist" / "2.0"
+    dist.mkdir(parents=True)
+    (dist / "cli.sh").write_text(SCRIPT)
+    os.chmod(dist / "cli.sh", 0o644)
+    assert discover(tmp_path / "sdks") == []
