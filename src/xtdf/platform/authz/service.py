@@ -9,33 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import json_format
-from google.protobuf.struct_pb2 import Struct
-
 from xtdf._proto.authorization import authorization_pb2 as az
 from xtdf._proto.policy import objects_pb2 as po
 from xtdf.platform.authz.engine import Authorizer
-from xtdf.platform.rpc import CallContext, Method, RpcError
+from xtdf.platform.authz.entities import entity_claims
+from xtdf.platform.rpc import CallContext, Method
 
 SERVICE = "authorization.AuthorizationService"
-
-
-def entity_claims(entity: az.Entity) -> dict[str, Any]:
-    kind = entity.WhichOneof("entity_type")
-    if kind == "client_id":
-        return {"client_id": entity.client_id, "azp": entity.client_id}
-    if kind == "email_address":
-        return {"email": entity.email_address}
-    if kind == "user_name":
-        return {"preferred_username": entity.user_name}
-    if kind == "uuid":
-        return {"sub": entity.uuid}
-    if kind == "claims":
-        st = Struct()
-        if not entity.claims.Unpack(st):
-            raise RpcError("invalid_argument", "entities.claims: must be a google.protobuf.Struct")
-        return json_format.MessageToDict(st)
-    raise RpcError("invalid_argument", f"entities.entity_type: {kind or 'none'} is not supported")
 
 
 def methods(platform: Any) -> list[Method]:
@@ -48,7 +28,7 @@ def methods(platform: Any) -> list[Method]:
         scope = set(req.scope.attribute_value_fqns) if req.HasField("scope") else None
         for i, entity in enumerate(req.entities):
             fqns = authz().entitlements(
-                entity_claims(entity), comprehensive_hierarchy=comprehensive
+                entity_claims(entity, "entities"), comprehensive_hierarchy=comprehensive
             )
             if scope is not None:
                 fqns &= {f.lower() for f in scope}
@@ -66,7 +46,7 @@ def methods(platform: Any) -> list[Method]:
         if not data_fqns:
             return True
         deciders = [e for e in chain.entities if e.category != az.Entity.CATEGORY_ENVIRONMENT]
-        return all(authz().decide(entity_claims(e), data_fqns).permit for e in deciders)
+        return all(authz().decide(entity_claims(e, "entities"), data_fqns).permit for e in deciders)
 
     def get_decisions(req: az.GetDecisionsRequest, ctx: CallContext) -> Any:
         resp = az.GetDecisionsResponse()

@@ -10,36 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import json_format
-from google.protobuf.struct_pb2 import Struct
-
 from xtdf._proto.authorization.entity import entity_pb2 as en
 from xtdf._proto.authorization.v2 import authorization_pb2 as v2
 from xtdf._proto.policy import objects_pb2 as po
 from xtdf.errors import AuthError
 from xtdf.platform.authz.engine import Authorizer, action_name
+from xtdf.platform.authz.entities import entity_claims
 from xtdf.platform.rpc import CallContext, Method, RpcError
 
 SERVICE = "authorization.v2.AuthorizationService"
 
 #: (ephemeral id, token claims, whether the entity decides)
 Subject = tuple[str, dict[str, Any], bool]
-
-
-def entity_claims(entity: en.Entity) -> dict[str, Any]:
-    kind = entity.WhichOneof("entity_type")
-    if kind == "client_id":
-        return {"client_id": entity.client_id, "azp": entity.client_id}
-    if kind == "email_address":
-        return {"email": entity.email_address}
-    if kind == "user_name":
-        return {"preferred_username": entity.user_name}
-    if kind == "claims":
-        st = Struct()
-        if not entity.claims.Unpack(st):
-            raise RpcError("invalid_argument", "entity.claims: must be a google.protobuf.Struct")
-        return json_format.MessageToDict(st)
-    raise RpcError("invalid_argument", "entity.entity_type: required")
 
 
 def methods(platform: Any) -> list[Method]:
@@ -62,7 +44,7 @@ def methods(platform: Any) -> list[Method]:
             return [
                 (
                     e.ephemeral_id or f"entity-{i}",
-                    entity_claims(e),
+                    entity_claims(e, "entity"),
                     e.category != en.Entity.CATEGORY_ENVIRONMENT,
                 )
                 for i, e in enumerate(ident.entity_chain.entities)
