@@ -52,6 +52,21 @@ def _server_options(a: argparse.ArgumentParser) -> None:
         help="extra KAS instance port (repeatable); '--kas none' for no extra KAS",
     )
     a.add_argument(
+        "--extra-keys",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="upstream extra-keys.json to import at start as legacy keys (decrypt only; "
+        "repeatable), as upstream's CI loads the golden key",
+    )
+    a.add_argument(
+        "--platform-dir",
+        type=Path,
+        metavar="DIR",
+        help="write the KAS public keys there at start as kas-cert.pem and kas-ec-cert.pem "
+        "(where upstream's suite reads them: its PLATFORM_DIR)",
+    )
+    a.add_argument(
         "--event-loops",
         type=int,
         metavar="N",
@@ -81,6 +96,10 @@ def _forwarded(args: argparse.Namespace, state_dir: Path) -> list[str]:
             out += [flag, str(value)]
     for spec in args.kas or []:
         out += ["--kas", spec]
+    for path in args.extra_keys or []:
+        out += ["--extra-keys", str(Path(path).resolve())]
+    if args.platform_dir:
+        out += ["--platform-dir", str(Path(args.platform_dir).resolve())]
     return out
 
 
@@ -103,9 +122,14 @@ def build_config(args: argparse.Namespace):  # -> PlatformConfig (lazy import)
         ("idp_port", args.idp_port),
         ("kas_ports", parse_kas_ports(args.kas)),
         ("event_loops", args.event_loops),
+        ("platform_dir", args.platform_dir),
     ):
         if value is not None:
             fields[key] = value
+    for path in args.extra_keys or []:
+        if not Path(path).is_file():
+            raise UsageError(f"--extra-keys {path}: no such file")
+        fields.setdefault("extra_keys", []).append(Path(path).resolve())
     try:
         return PlatformConfig(**fields)
     except ValidationError as exc:

@@ -121,6 +121,13 @@ class PlatformConfig(BaseModel):
     #: of a request hold the GIL, but RSA and EC operations and socket I/O release it, so a
     #: second loop keeps a second core busy while the first waits on OpenSSL
     event_loops: int = Field(default=2, ge=1, le=16)
+    #: upstream ``extra-keys.json`` files (``[{kid, alg, privateKey, cert}]``) imported at
+    #: start into every KAS instance as legacy keys: they decrypt, never encrypt new files
+    extra_keys: list[Path] = Field(default_factory=list)
+    #: where to write the default KAS's public keys as self-signed certificates at start
+    #: (``kas-cert.pem`` RSA, ``kas-ec-cert.pem`` EC), as upstream's suite reads them from
+    #: its ``PLATFORM_DIR``
+    platform_dir: Path | None = None
     #: which service packages to load (``xtdf.platform.<name>``)
     services: list[str] = Field(default_factory=lambda: ["kas", "policy", "authz"])
 

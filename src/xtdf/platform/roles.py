@@ -10,12 +10,16 @@ default); every caller also holds ``role:unknown``.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 import casbin
 from casbin.persist.adapters.string_adapter import StringAdapter
+
+# casbin logs its whole model and policy at INFO on every enforcer it builds
+logging.getLogger("casbin").setLevel(logging.WARNING)
 
 #: the role every caller has, whatever its token says
 DEFAULT_ROLE = "role:unknown"

@@ -11,6 +11,8 @@ from typing import Any
 from google.protobuf import wrappers_pb2
 
 from xtdf._proto.kas import kas_pb2 as pb
+from xtdf.crypto.x509 import self_signed_pem
+from xtdf.errors import FormatError, XtdfError
 from xtdf.platform.authz.engine import Authorizer
 from xtdf.platform.kas.audit import AUDIT_FILE, AuditLog
 from xtdf.platform.kas.keyring import StoreKeyRing
@@ -60,6 +62,26 @@ def import_extra_keys(
     return out
 
 
+#: upstream's file names for the default KAS's public keys, by algorithm
+CERT_FILES = {"rsa:2048": "kas-cert.pem", "ec:secp256r1": "kas-ec-cert.pem"}
+
+
+def publish_certificates(store: KeyStore, directory: Path) -> list[Path]:
+    """Write the default instance's active RSA and EC keys as self-signed certificates
+    (``CN=kas``, as upstream's set-up makes them), each file replaced atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for alg, name in CERT_FILES.items():
+        rec = store.active_key("default", alg)
+        pem = self_signed_pem(store.private_key_for("default", rec.kid))
+        path = directory / name
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        tmp.write_text(pem)
+        os.replace(tmp, path)
+        out.append(path)
+    return out
+
+
 def service_for(platform: Any) -> KasService:
     """The KAS service of a platform whose services are loaded."""
     try:
@@ -72,10 +94,18 @@ def methods(platform: Any) -> list[Method]:
     store = KeyStore.for_platform(platform)
     for name in instances(platform):
         store.bootstrap(name, platform.config.kas_url(name))
-    extra = os.environ.get(EXTRA_KEYS_ENV)
-    if extra:
-        records = import_extra_keys(platform, extra)
-        log.info("imported %d legacy key(s) from %s", len(records), extra)
+    extra = [*platform.config.extra_keys]
+    if os.environ.get(EXTRA_KEYS_ENV):
+        extra.append(Path(os.environ[EXTRA_KEYS_ENV]))
+    for source in extra:
+        try:
+            records = import_extra_keys(platform, source)
+        except (XtdfError, OSError) as exc:
+            raise FormatError(f"extra keys {source}: {exc}") from None
+        log.info("imported %d legacy key(s) from %s", len(records), source)
+    if platform.config.platform_dir is not None:
+        for path in publish_certificates(store, platform.config.platform_dir):
+            log.info("wrote %s", path)
     audit = AuditLog(Path(platform.config.state_dir) / AUDIT_FILE)
     service = KasService(StoreKeyRing(store), Authorizer.for_platform(platform), audit)
     _services[platform] = service
