@@ -186,7 +186,7 @@ def test_public_keys_default_rsa_and_ec_with_kids(k: Kas) -> None:
     pub = load_public_pem(rsa_key.public_key)
     assert isinstance(pub, rsa.RSAPublicKey) and pub.key_size == 2048
     ec_key = k.public_key(algorithm="ec:secp256r1")
-    assert ec_key.kid == "e1"
+    assert ec_key.kid == "ec1"
     ec_pub = load_public_pem(ec_key.public_key)
     assert isinstance(ec_pub, ec.EllipticCurvePublicKey) and ec_pub.curve.name == "secp256r1"
     # each instance has its own keys
@@ -243,7 +243,7 @@ def test_rewrap_recovers_the_exact_share(
     assert bool(resp.session_public_key) is (client_alg == "ec")
     assert list(res.metadata["X-Required-Obligations"].list_value.values) == []
     line = k.audit()[-1]
-    assert line["decision"] == "permit" and line["kid"] in ("r1", "e1")
+    assert line["decision"] == "permit" and line["kid"] in ("r1", "ec1")
     assert line["policy"] == Policy.from_json(json.loads(b64decode(policy))).uuid
     assert line["entity"] == {"clientId": "xtdf-alice", "sub": "alice-sub"}
 

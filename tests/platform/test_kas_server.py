@@ -60,7 +60,7 @@ def test_connect_public_key_and_rewrap(local_platform: LocalPlatform, binary: bo
     base = lp.url
     rsa_pub = connect_public_key(lp, base, binary, algorithm="rsa:2048")
     ec_pub = connect_public_key(lp, base, binary, algorithm="ec:secp256r1")
-    assert (rsa_pub.kid, ec_pub.kid) == ("r1", "e1")
+    assert (rsa_pub.kid, ec_pub.kid) == ("r1", "ec1")
     share = os.urandom(32)
     policy = Policy.create().to_b64()
     kas_url = lp.kas_urls["default"]

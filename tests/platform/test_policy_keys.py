@@ -59,7 +59,7 @@ def test_root_key_round_trip_and_tamper(tmp_path: Path) -> None:
 
 def test_bootstrap_creates_default_keys_once(platform: SimpleNamespace, keys: KeyStore) -> None:
     recs = {r.kid: r for r in keys.keys("default")}
-    assert {kid: r.alg for kid, r in recs.items()} == {"r1": "rsa:2048", "e1": "ec:secp256r1"}
+    assert {kid: r.alg for kid, r in recs.items()} == {"r1": "rsa:2048", "ec1": "ec:secp256r1"}
     again = keys.bootstrap("default", KAS_URI)
     assert {r.id for r in again} == {r.id for r in recs.values()}
     # a new key store over the same state (a restart) sees the same keys and root key
@@ -79,7 +79,7 @@ def test_private_keys_open_what_public_keys_seal(keys: KeyStore) -> None:
     e1 = keys.active_key("default", "ec:secp256r1")
     eph = ec_crypto.generate()
     shared = ec_crypto.ecdh(eph, load_public_pem(e1.public_pem))
-    assert ec_crypto.ecdh(keys.private_key_for("default", "e1"), eph.public_key()) == shared
+    assert ec_crypto.ecdh(keys.private_key_for("default", "ec1"), eph.public_key()) == shared
 
 
 def test_unknown_kas_or_kid(keys: KeyStore) -> None:
@@ -116,7 +116,7 @@ def test_import_with_certificate_and_legacy_flag(keys: KeyStore) -> None:
     rec = keys.import_key("old-e", "ec:secp384r1", private_pem(key), _self_signed(key), legacy=True)
     assert rec.legacy and rec.alg == "ec:secp384r1"
     assert [r.kid for r in keys.legacy_keys("default")] == ["old-e"]
-    assert keys.active_key("default", "ec:secp256r1").kid == "e1"  # legacy keys never active
+    assert keys.active_key("default", "ec:secp256r1").kid == "ec1"  # legacy keys never active
     assert public_pem(keys.private_key_for("default", "old-e")) == public_pem(key)
 
 
@@ -166,8 +166,8 @@ def test_in_memory_platform_keeps_no_root_key_file(
     store = KeyStore.for_platform(SimpleNamespace(db=Database(":memory:")))
     store.bootstrap("default", KAS_URI)
     assert (
-        public_pem(store.private_key_for("default", "e1"))
-        == store.record("default", "e1").public_pem
+        public_pem(store.private_key_for("default", "ec1"))
+        == store.record("default", "ec1").public_pem
     )
     assert list(tmp_path.iterdir()) == []
 
@@ -180,7 +180,7 @@ def test_instance_moved_to_new_port_keeps_its_keys(keys: KeyStore) -> None:
     with pytest.raises(KeyAccessError):
         keys.record(KAS_URI, "r1")  # the old URI is gone
     other = keys.bootstrap("value1", KAS_URI)  # a new instance may take the old URI
-    assert {r.kid for r in other} == {"r1", "e1"}
+    assert {r.kid for r in other} == {"r1", "ec1"}
     assert {r.public_pem for r in other}.isdisjoint(before.values())
 
 
@@ -189,3 +189,14 @@ def test_active_key_stays_the_first_one(keys: KeyStore) -> None:
     keys.create_key("default", "r0", "rsa:2048", legacy=True)
     assert keys.active_key("default", "rsa:2048").kid == "r1"
     assert keys.active_key("default", "RSA_2048").kid == "r1"
+
+
+def test_a_state_made_with_the_former_ec_kid_keeps_it(platform: SimpleNamespace) -> None:
+    """Before ec1 the default EC key was e1: such a state gets no second active EC key."""
+    store = KeyStore.for_platform(platform)
+    kas_id = store.ensure_kas("default", KAS_URI)
+    store.create_key(kas_id, "r1", "rsa:2048")
+    store.create_key(kas_id, "e1", "ec:secp256r1")
+    store.bootstrap("default", KAS_URI)
+    assert sorted(r.kid for r in store.keys("default")) == ["e1", "r1"]
+    assert store.active_key("default", "ec:secp256r1").kid == "e1"

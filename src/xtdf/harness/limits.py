@@ -44,6 +44,14 @@ JS_NANO_KID = (
 LIMITS: tuple[Limit, ...] = (
     Limit(
         frozenset({"roundtrip", "multi_kas"}),
+        "otdf-python (0.9.0, 0.11.0) writes the NanoTDF KAS key id 'e1' whatever the KAS's EC "
+        "key is called (nanotdf.py); the platform's is 'ec1', as upstream's xtest set-up "
+        "names it, and a KAS looks keys up by the header's kid, so it answers 'key not found'",
+        encrypt="otdf-python",
+        containers=NANO,
+    ),
+    Limit(
+        frozenset({"roundtrip", "multi_kas"}),
         "otdf-python (0.9.0, 0.11.0) cannot parse the manifest @opentdf/cli 2.0.0-beta.1412 "
         "writes: its ManifestPayload model rejects the legacy payload.schemaVersion field "
         "(TypeError)",

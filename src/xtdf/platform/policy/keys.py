@@ -9,7 +9,7 @@ KAS registry and the attribute lookups (SDKs split keys with them).
 Use from the KAS::
 
     store = KeyStore.for_platform(platform)
-    store.bootstrap("default", "http://localhost:8080/kas")   # r1 (RSA-2048), e1 (P-256)
+    store.bootstrap("default", "http://localhost:8080/kas")   # r1 (RSA-2048), ec1 (P-256)
     rec = store.active_key("default", "rsa:2048")             # KeyRecord: kid, public_pem
     priv = store.private_key_for("default", "r1")             # cryptography private key
     for rec in store.legacy_keys("default"): ...              # keys kept only to decrypt
@@ -45,8 +45,12 @@ from xtdf.platform.rpc import RpcError
 from xtdf.platform.store import Database
 
 ROOT_KEY_FILE = "root.key"
-#: default keys every KAS instance gets on first start
-DEFAULT_KEYS = (("r1", "rsa:2048"), ("e1", "ec:secp256r1"))
+#: default keys every KAS instance gets on first start, named as upstream's xtest set-up
+#: names them (its NanoTDF cells look for ``ec1`` in the header)
+DEFAULT_KEYS = (("r1", "rsa:2048"), ("ec1", "ec:secp256r1"))
+#: what the default EC key was called before: a state directory that has it keeps it
+#: (files made against it name it) instead of getting a second active EC key
+FORMER_EC_KID = "e1"
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,8 @@ class KeyStore:
         kas_id = self.ensure_kas(name, uri)
         out = []
         for kid, alg in DEFAULT_KEYS:
+            if alg.startswith("ec:") and self._has(kas_id, FORMER_EC_KID):
+                kid = FORMER_EC_KID
             try:
                 out.append(self.record(kas_id, kid))
             except KeyAccessError:
@@ -181,6 +187,13 @@ class KeyStore:
                         raise
                     out.append(self.record(kas_id, kid))
         return out
+
+    def _has(self, kas: str, kid: str) -> bool:
+        try:
+            self.record(kas, kid)
+        except KeyAccessError:
+            return False
+        return True
 
     # --- creating and importing ----------------------------------------------
 
