@@ -8,12 +8,13 @@ STAMP  := $(VENV)/.installed
 # extra pytest arguments for the matrix, e.g. XTEST_ARGS="--focus=js -k roundtrip"
 XTEST_ARGS ?=
 XTEST_WORKERS ?= auto
+FUZZ_SECONDS ?= 120
 
 # keep bytecode: with PYTHONDONTWRITEBYTECODE set, every pytest worker compiles xtdf and
 # rewrites the suite's asserts again (collection 1.4 s -> 0.7 s per process without it)
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: test xtest sdks sdk-py lint bench bench-formats venv clean
+.PHONY: test xtest sdks sdk-py lint bench bench-formats fuzz venv clean
 
 venv: $(STAMP)
 
@@ -41,6 +42,9 @@ xtest: $(STAMP) sdks
 lint: $(STAMP)
 	$(PY) -m ruff check src tests xtest
 	$(PY) -m ruff format --check src tests xtest
+
+fuzz: $(STAMP)
+	$(PY) -m xtdf.bench.fuzz --seconds $(FUZZ_SECONDS)
 
 bench-formats: $(STAMP)
 	$(PY) -m xtdf.bench.formats

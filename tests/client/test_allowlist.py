@@ -54,3 +54,22 @@ def test_registry_consulted_once_and_only_when_needed() -> None:
     assert allow.allowed("http://localhost:8080/kas") and calls == []
     assert allow.allowed("http://localhost:8181/kas") and calls == [1]
     assert not allow.allowed("http://localhost:8282/kas") and calls == [1]
+
+
+@pytest.mark.parametrize("url", ["http://[abc/kas", "http://[::1/kas", "https://[/"])
+def test_unparsable_url_is_a_named_refusal_not_a_value_error(url: str) -> None:
+    """A file names its KAS URLs; ``urlsplit`` raises a bare ValueError for an unclosed ``[``."""
+    from xtdf.client.kas import connect_base
+    from xtdf.client.transport import Transport
+    from xtdf.errors import PlatformError
+
+    with pytest.raises(UsageError, match="not an http"):
+        origin(url)
+    allow = KasAllowlist(["http://localhost:8080"])
+    assert not allow.allowed(url)
+    with pytest.raises(KasNotAllowedError, match=r"is not allowed.*not an http\(s\) KAS URL"):
+        allow.check(url)
+    with pytest.raises(PlatformError, match="not an http"):
+        connect_base(url)
+    with pytest.raises(PlatformError, match="not a valid URL"):
+        Transport().request("GET", url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 
@@ -16,6 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from xtdf.formats.inspect import describe
 
-    json.dump(describe(args.file), sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    # the whole text first, so that a failure part-way leaves stdout empty; json.dump into
+    # a buffer keeps only the text (json.dumps also holds every token until it joins them,
+    # five times the text), and one write to stdout is far faster than one per token
+    text = io.StringIO()
+    json.dump(describe(args.file), text, indent=2)
+    text.write("\n")
+    sys.stdout.write(text.getvalue())
     return 0

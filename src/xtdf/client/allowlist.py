@@ -21,8 +21,12 @@ class KasNotAllowedError(KeyAccessError):
 
 
 def origin(url: str) -> str:
-    """``scheme://host:port`` with the default port made explicit."""
-    parts = urlsplit(url.strip())
+    """``scheme://host:port`` with the default port made explicit; UsageError for anything
+    that is not an http(s) URL (a file's KAS URL may be anything, e.g. an unclosed ``[``)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:
+        raise UsageError(f"not an http(s) KAS URL: {url!r} ({exc})") from None
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
         raise UsageError(f"not an http(s) KAS URL: {url!r}")
     try:
@@ -78,6 +82,11 @@ class KasAllowlist:
 
     def check(self, url: str) -> None:
         """Raise :class:`KasNotAllowedError` (message says *allowlist*) unless allowed."""
+        if not self.ignore:
+            try:
+                origin(url)
+            except UsageError as exc:
+                raise KasNotAllowedError(f"KAS {url!r} is not allowed: {exc}") from None
         if not self.allowed(url):
             raise KasNotAllowedError(
                 f"KAS {url!r} is not allowed: it is not in the KAS allowlist "

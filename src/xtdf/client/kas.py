@@ -95,7 +95,10 @@ class KasKey:
 
 def connect_base(kas_url: str) -> str:
     """Where the KAS's Connect services live: its URL without the path."""
-    parts = urlsplit(kas_url)
+    try:
+        parts = urlsplit(kas_url)
+    except ValueError as exc:  # e.g. an unclosed "[" in a URL a file named
+        raise PlatformError(f"not an http(s) KAS URL: {kas_url!r} ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise PlatformError(f"not an http(s) KAS URL: {kas_url!r}")
     return f"{parts.scheme}://{parts.netloc}"

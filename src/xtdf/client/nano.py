@@ -68,8 +68,9 @@ def decrypt(
     """Rewrap the header's key at its KAS (if allowed) and decrypt into ``dst``."""
     from xtdf.crypto import ec as xec
     from xtdf.formats import nano
+    from xtdf.formats.nano.container import read_bounded
 
-    data = src.read()
+    data = read_bounded(src)
     kas_url, request = rewrap_request(data)
     allow = allowlist_for(
         client,

@@ -76,7 +76,10 @@ class Transport:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # e.g. an unclosed "[" in a URL a file named
+            raise PlatformError(f"not a valid URL: {url!r} ({exc})") from None
         if not parts.netloc:
             raise PlatformError(f"not an absolute URL: {url!r}")
         path = parts.path or "/"

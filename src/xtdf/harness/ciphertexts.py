@@ -47,7 +47,8 @@ def _pt_digest(path: Path, mtime_ns: int, size: int) -> str:
 
 
 class CipherTexts:
-    """The suite's view of the shared cache: ``encrypt`` returns a ciphertext path."""
+    """The suite's view of the shared cache: ``encrypt`` returns a ciphertext path, this
+    process's own checked copy (so no other worker's doing can change it under a test)."""
 
     def __init__(self, cache: SharedCache, kas_keys: str, private_dir: Path) -> None:
         self.cache = cache
@@ -94,7 +95,9 @@ class CipherTexts:
         def produce(out: Path) -> None:
             sdk.encrypt(pt_file, out, container=container, **options)  # type: ignore[arg-type]
 
-        return self.cache.get_or_create(key, produce, suffix=suffix, private_dir=self.private_dir)
+        return self.cache.get_or_create_copy(
+            key, produce, suffix=suffix, private_dir=self.private_dir
+        )
 
     def shared_value(
         self, name: str, inputs: Mapping[str, object], produce: Callable[[], object]

@@ -169,6 +169,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if h is None:
         return
     stats = {**h.cache.stats.as_dict(), "timing": timing.CLOCK.as_dict()}
+    h.cache.close()  # this process's snapshots; nothing reads them after the session
     if _is_worker(session.config):
         session.config.workeroutput["xtdf_cache_stats"] = stats  # type: ignore[attr-defined]
         session.config.workeroutput["workerid"] = h.worker  # type: ignore[attr-defined]
@@ -241,7 +242,7 @@ def pt_file(harness: Harness, size: str) -> Path:
     from xtdf.harness.cache import cache_key
 
     key = cache_key(kind="plaintext", size=size, bytes=n, generator="random.Random-v1")
-    return harness.cache.get_or_create(
+    return harness.cache.get_or_create_copy(
         key, produce, suffix=".bin", private_dir=harness.root / ".xtdf" / "private", counted=False
     )
 

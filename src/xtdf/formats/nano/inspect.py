@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
-from xtdf.formats.nano.container import NanoTDF, parse
+from xtdf.errors import FormatError
+from xtdf.formats import jsonlimits
+from xtdf.formats.nano.container import NanoTDF, parse, read_bounded
 from xtdf.formats.nano.enums import Curve
 from xtdf.formats.nano.locator import ResourceLocator
 
@@ -32,8 +33,8 @@ def _policy(tdf: NanoTDF) -> dict[str, Any]:
         out["ciphertextHex"] = policy.content.hex()
     else:
         try:
-            out["policy"] = json.loads(policy.content)
-        except (ValueError, UnicodeDecodeError):
+            out["policy"] = jsonlimits.loads(policy.content, "policy")
+        except FormatError:
             out["text"] = policy.content.decode("utf-8", "replace")
     if policy.key_access is not None:
         out["keyAccess"] = {
@@ -79,5 +80,5 @@ def describe_bytes(data: bytes) -> dict[str, Any]:
 
 def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     with open(path, "rb") as fh:
-        data = fh.read()
+        data = read_bounded(fh, os.fspath(path))
     return describe_bytes(data)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from xtdf.errors import NanoFormatError
+from xtdf.formats import jsonlimits
 from xtdf.formats.nano.binding import verify_policy_binding
 from xtdf.formats.nano.container import NanoTDF, parse
 from xtdf.formats.nano.enums import Curve
@@ -32,10 +32,7 @@ def read_policy(header: Header, key: bytes | None = None) -> dict[str, Any]:
     if header.policy.mode.is_encrypted and key is None:
         raise NanoFormatError("the NanoTDF policy is encrypted; a key is needed to read it")
     raw = decrypt_policy(header, key or b"")
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise NanoFormatError(f"NanoTDF policy is not JSON: {exc}") from exc
+    value = jsonlimits.loads(raw, "NanoTDF policy", error=NanoFormatError)
     if not isinstance(value, dict):
         raise NanoFormatError("NanoTDF policy is not a JSON object")
     return value

@@ -30,9 +30,10 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey, RSAKey
 
-from xtdf.crypto.encoding import b64decode, b64encode
+from xtdf.crypto.encoding import b64decode, b64encode, b64url_decode
 from xtdf.crypto.keys import load_private_pem, load_public_pem, private_pem, public_pem
 from xtdf.errors import AssertionSignatureError, FormatError, UsageError
+from xtdf.formats import jsonlimits
 from xtdf.formats.ztdf.manifest import Assertion, Binding, Statement
 
 HS256 = "HS256"
@@ -100,8 +101,8 @@ def _load_json(source: str | os.PathLike[str] | Mapping[str, Any] | list[Any]) -
             raise UsageError(f"cannot read {text}: {exc.strerror or exc}") from exc
     try:
         return json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"assertion JSON is not valid: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"assertion JSON is not valid: {exc}") from None
 
 
 def _key_from_json(obj: Any, where: str) -> AssertionKey:
@@ -289,6 +290,23 @@ def sign_assertion(config: AssertionConfig, aggregate: bytes, hexed: bool, dek: 
     return assertion
 
 
+#: a binding's JOSE header and claims are a handful of fields; the JOSE library decodes
+#: them with :func:`json.loads`, so their shape is bounded first
+_JWS_LIMITS = {"max_depth": 20, "max_values": 10_000}
+
+
+def _check_jws_shape(token: str, name: str) -> None:
+    """Bound the header and claims of a compact JWS before the JOSE library decodes them;
+    anything malformed is left to it, so that its errors stay what they were."""
+    for part, what in zip(token.split(".")[:2], ("header", "claims"), strict=False):
+        try:
+            problem = jsonlimits.excess(b64url_decode(part), **_JWS_LIMITS)
+        except (FormatError, jsonlimits.ShapeError, UnicodeError):
+            continue
+        if problem is not None:
+            raise AssertionSignatureError(f"{name}: binding {what} {problem}")
+
+
 def verify_assertion(
     a: Assertion,
     aggregate: bytes,
@@ -302,6 +320,7 @@ def verify_assertion(
     if a.binding.method.lower() != "jws":
         raise AssertionSignatureError(f"{name}: binding method {a.binding.method!r} is not jws")
     key = (keys.get(a.id) if keys else None) or AssertionKey(HS256, dek)
+    _check_jws_shape(a.binding.signature, name)
     try:
         token = jws.deserialize_compact(
             a.binding.signature, key.verifying_key(), algorithms=[key.alg]
@@ -311,11 +330,11 @@ def verify_assertion(
             f"{name}: binding signature does not verify with the {key.alg} key ({exc})"
         ) from exc
     try:
-        claims = json.loads(token.payload)
+        claims = jsonlimits.loads(token.payload, f"{name}: binding claims")
         claimed_hash, claimed_sig = claims[ASSERTION_HASH], claims[ASSERTION_SIG]
         if not isinstance(claimed_hash, str) or not isinstance(claimed_sig, str):
             raise TypeError("claims are not strings")
-    except (ValueError, KeyError, TypeError) as exc:
+    except (FormatError, KeyError, TypeError) as exc:
         raise AssertionSignatureError(f"{name}: binding lacks assertionHash/assertionSig") from exc
     claimed_hash = claimed_hash.lower()
     if claimed_hash not in assertion_hashes(a):

@@ -14,9 +14,16 @@ import os
 import struct
 import time
 import zipfile
+import zlib
 from typing import BinaryIO, Protocol
 
-from xtdf.errors import FormatError, MissingEntryError, NotAZipError, UnsupportedError
+from xtdf.errors import (
+    FormatError,
+    ManifestError,
+    MissingEntryError,
+    NotAZipError,
+    UnsupportedError,
+)
 from xtdf.formats.ztdf.manifest import MANIFEST_NAME, PAYLOAD_NAME
 
 try:  # zlib-ng's CRC-32 is several times faster than zlib's; same polynomial
@@ -26,8 +33,17 @@ except ImportError:  # pragma: no cover - zlib-ng is a pinned dependency
 
 #: zip entries bigger than this need ZIP64
 ZIP64_LIMIT = 0xFFFFFFFF
-#: refuse manifests larger than this (upstream's default limit is in the same range)
-MAX_MANIFEST_SIZE = 64 * 1024 * 1024
+#: refuse manifests larger than this, stored or inflated. The Go SDK reads at most 10 MiB
+#: (``manifestMaxSize`` in ``sdk/internal/archive/tdf3_reader.go``, checked against the
+#: entry's stored size) and so does the Java SDK (``TDFReader.MAX_MANIFEST_SIZE_MB``), so
+#: every file an upstream SDK can read fits, with room; 16 MiB of segment entries describe
+#: a payload of over 150,000 segments (300 GiB at the Go SDK's 2 MiB).
+MAX_MANIFEST_SIZE = 16 * 1024 * 1024
+#: how the manifest and payload entries may be stored: deflate inflates in bounded steps;
+#: bzip2 and LZMA inflate a whole read at once (zipfile gives them no output bound), and no
+#: SDK writes them
+_READABLE_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
+_READ_CHUNK = 1 << 16
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_MAGIC = b"PK\x03\x04"
@@ -70,6 +86,20 @@ class _Range:
         return n
 
 
+class _Inflating:
+    """``readinto`` over a deflated entry, its failures (bad data, bad CRC) FormatErrors."""
+
+    def __init__(self, entry: zipfile.ZipExtFile, name: str) -> None:
+        self._entry = entry
+        self._name = name
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:
+        try:
+            return self._entry.readinto(buffer)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            raise FormatError(f"{self._name}: cannot inflate {PAYLOAD_NAME}: {exc}") from exc
+
+
 class ArchiveReader:
     """An opened ZTDF zip: the manifest bytes and a streaming view of the payload."""
 
@@ -110,13 +140,38 @@ class ArchiveReader:
         if self._own:
             self._fh.close()
 
+    def _check_method(self, info: zipfile.ZipInfo) -> None:
+        if info.compress_type not in _READABLE_METHODS:
+            raise UnsupportedError(
+                f"{self.name}: {info.filename} uses zip compression method "
+                f"{info.compress_type}; only stored and deflate are supported"
+            )
+
     def read_manifest(self) -> bytes:
-        if self.manifest_info.file_size > MAX_MANIFEST_SIZE:
-            raise FormatError(f"{MANIFEST_NAME} is larger than {MAX_MANIFEST_SIZE} bytes")
+        """The manifest's bytes, never more than :data:`MAX_MANIFEST_SIZE` read or inflated.
+
+        The sizes the zip declares are checked first (no reading at all), then the entry is
+        inflated in steps and abandoned as soon as it passes the limit, whatever it claimed.
+        """
+        info = self.manifest_info
+        limit = MAX_MANIFEST_SIZE
+        too_big = f"{self.name}: {MANIFEST_NAME} is larger than {limit >> 20} MiB"
+        self._check_method(info)
+        if info.compress_size > limit or info.file_size > limit:
+            size = max(info.compress_size, info.file_size)
+            raise ManifestError(f"{too_big} ({size} bytes declared)")
+        out = bytearray()
         try:
-            return self._zip.read(self.manifest_info)
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+            with self._zip.open(info) as fh:
+                # small reads: zipfile inflates as much as each read asks for before
+                # cutting it to the size the zip declared
+                while len(out) <= limit and (chunk := fh.read(_READ_CHUNK)):
+                    out += chunk
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as exc:
             raise FormatError(f"{self.name}: cannot read {MANIFEST_NAME}: {exc}") from exc
+        if len(out) > limit:
+            raise ManifestError(f"{too_big} (it inflates past the limit)")
+        return bytes(out)
 
     @property
     def payload_size(self) -> int:
@@ -124,11 +179,16 @@ class ArchiveReader:
 
     def open_payload(self) -> Readable:
         info = self.payload_info
+        self._check_method(info)
+        if info.header_offset < 0:  # zipfile adds the archive's offset: a lie can go negative
+            raise FormatError(f"{self.name}: {PAYLOAD_NAME} starts before the archive")
         if info.compress_type != zipfile.ZIP_STORED:
             try:
-                return self._zip.open(info)
-            except (zipfile.BadZipFile, NotImplementedError) as exc:
+                return _Inflating(self._zip.open(info), self.name)
+            except NotImplementedError as exc:
                 raise UnsupportedError(f"{PAYLOAD_NAME}: {exc}") from exc
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+                raise FormatError(f"{self.name}: cannot read {PAYLOAD_NAME}: {exc}") from exc
         self._fh.seek(info.header_offset)
         head = self._fh.read(_LOCAL_HEADER.size)
         if len(head) != _LOCAL_HEADER.size or head[:4] != _LOCAL_MAGIC:

@@ -22,6 +22,7 @@ from xtdf.crypto.encoding import b64decode, b64encode
 from xtdf.crypto.keys import PrivateKey, PublicKey, load_private_pem, load_public_pem
 from xtdf.crypto.symmetric import GCM_IV_SIZE, gcm_decrypt, gcm_encrypt, random_bytes
 from xtdf.errors import FormatError, KeyUnwrapError, UnknownKeyAccessTypeError
+from xtdf.formats import jsonlimits
 from xtdf.formats.ztdf import keywrap
 from xtdf.formats.ztdf.manifest import KAO_SCHEMA_VERSION, KeyAccessObject, Manifest
 
@@ -58,9 +59,9 @@ def encrypt_metadata(share: bytes, metadata: str) -> str:
 
 def decrypt_metadata(share: bytes, value: str) -> str:
     """Inverse of :func:`encrypt_metadata`; FormatError/PayloadDecryptError on bad input."""
-    raw = b64decode(value, "keyAccess.encryptedMetadata")
+    what = "keyAccess.encryptedMetadata"
+    doc = jsonlimits.loads(b64decode(value, what), what)
     try:
-        doc = json.loads(raw)
         sealed = b64decode(doc["ciphertext"], "encryptedMetadata.ciphertext")
     except (ValueError, KeyError, TypeError) as exc:
         raise FormatError(

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from xtdf.errors import ManifestError
+from xtdf.formats import jsonlimits
 from xtdf.formats.ztdf.jsonmodel import (
     Field,
     FieldError,
@@ -213,11 +214,12 @@ class Manifest(JsonModel):
 
 
 def parse_manifest(data: bytes | str) -> Manifest:
-    """Parse manifest JSON; :class:`ManifestError` names the first bad or missing field."""
-    try:
-        obj = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{MANIFEST_NAME} is not valid JSON: {exc}") from exc
+    """Parse manifest JSON; :class:`ManifestError` names the first bad or missing field.
+
+    Its depth and number of values are bounded (:mod:`xtdf.formats.jsonlimits`) before
+    anything is decoded; its size is bounded by the reader (``container.MAX_MANIFEST_SIZE``).
+    """
+    obj = jsonlimits.loads(data, MANIFEST_NAME, error=ManifestError)
     if not isinstance(obj, dict):
         raise ManifestError(f"{MANIFEST_NAME} is not a JSON object")
     try:

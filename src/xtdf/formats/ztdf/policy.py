@@ -13,6 +13,7 @@ from typing import Any
 
 from xtdf.crypto.encoding import b64decode, b64encode
 from xtdf.errors import ManifestError
+from xtdf.formats import jsonlimits
 from xtdf.formats.ztdf.jsonmodel import Field, FieldError, JsonModel, list_of, optional, string
 
 
@@ -72,8 +73,9 @@ class Policy(JsonModel):
     def from_b64(cls, text: str) -> Policy:
         name = "encryptionInformation.policy"
         raw = b64decode(text, name)
+        jsonlimits.check(raw, name, error=ManifestError)
         try:
             doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ManifestError(f"{name} is not a policy object: {exc}") from exc
         return cls.from_json(doc, name)

@@ -24,8 +24,10 @@ such as otdfctl that wrap keys themselves.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 import threading
 import weakref
 from dataclasses import dataclass
@@ -78,20 +80,37 @@ class RootKey:
 
     @classmethod
     def load_or_create(cls, path: Path) -> RootKey:
-        """Read the hex key at ``path``, creating it (0600) on first use."""
+        """Read the hex key at ``path``, creating it (0600) on first use.
+
+        Created atomically: the key is written to a temporary file beside ``path``,
+        fsynced, then linked into place (a link, unlike a rename, never replaces a key a
+        concurrent first start published; the loser reads the winner's), and the directory
+        is fsynced. So ``root.key`` either does not exist or holds a whole key, whenever
+        the process dies. A temporary a killed start leaves holds a key nothing used.
+
+        An existing file is never replaced, even an empty one (which only an older
+        version's crash during first start, or damage, can produce): the database may hold
+        keys wrapped by what it once held, so the error names the file and says why.
+        """
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another process won the race; read its key
-            else:
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(random_bytes(32).hex() + "\n")
+            _create_root_key(path)
         try:
-            return cls(bytes.fromhex(path.read_text().strip()))
-        except ValueError as exc:
-            raise FormatError(f"root key file {path} is not 64 hex digits") from exc
+            text = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FormatError(f"cannot read root key file {path}: {exc}") from None
+        if not text:
+            raise FormatError(
+                f"root key file {path} is empty (a first start that crashed before writing "
+                "it, or damage): restore it from a backup, or, if the platform never ran "
+                "with it, remove it so that a new one is made"
+            )
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            raise FormatError(f"root key file {path} is not 64 hex digits") from None
+        if len(key) != 32:
+            raise FormatError(f"root key file {path} holds {len(key)} bytes, not 32")
+        return cls(key)
 
     def hex(self) -> str:
         """The key as upstream spells a root key (``OT_ROOT_KEY``, 64 hex digits), for
@@ -107,6 +126,27 @@ class RootKey:
         if len(data) <= GCM_IV_SIZE:
             raise FormatError("wrapped_key: too short")
         return gcm_decrypt(self._key, data[:GCM_IV_SIZE], data[GCM_IV_SIZE:])
+
+
+def _create_root_key(path: Path) -> None:
+    """Publish a fresh key at ``path`` unless one is there: temp, fsync, link, fsync dir."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(random_bytes(32).hex() + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # a concurrent first start won
+            os.link(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def generate_private(alg: str) -> PrivateKey:
