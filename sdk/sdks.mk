@@ -12,7 +12,10 @@ JS_STAMP           := sdk/js/dist/$(JS_CLI_VERSION)/.installed
 
 .PHONY: sdks-independent sdks-independent-clean
 
-sdks-independent: $(OTDF_PYTHON_STAMPS) $(JS_STAMP)
+sdks-independent: $(OTDF_PYTHON_STAMPS) $(JS_STAMP) sdks-go sdks-java
+
+include sdk/go/go.mk
+include sdk/java/java.mk
 
 sdk/otdf-python/dist/%/.installed: sdk/otdf-python/requirements-%.txt \
 		sdk/otdf-python/install.sh sdk/otdf-python/cli.sh.in \

@@ -9,6 +9,7 @@ import pytest
 
 from xtdf.harness import limits, tamper
 from xtdf.harness.abac import LAYOUT
+from xtdf.harness.cells import select_target_mode
 from xtdf.harness.ciphertexts import CipherTexts
 from xtdf.harness.platform_env import PlatformEnv
 from xtdf.harness.sdks import SDK, SdkError
@@ -56,7 +57,10 @@ def run_case(
         limits.xfail_if_known(request, "multi_kas", encrypt_sdk, decrypt_sdk, container)
     else:
         limits.skip_if_unusable("multi_kas", encrypt_sdk, decrypt_sdk, container)
-    ct = ciphertexts.encrypt(encrypt_sdk, pt_file, container, attr_values=fqns(attrs))
+    target = select_target_mode(encrypt_sdk, decrypt_sdk) if container.startswith("ztdf") else None
+    ct = ciphertexts.encrypt(
+        encrypt_sdk, pt_file, container, attr_values=fqns(attrs), target_mode=target
+    )
     if container.startswith("ztdf"):
         kaos = tamper.manifest_of(ct)["encryptionInformation"]["keyAccess"]
         urls = {kas_origin(k["url"]) for k in kaos}

@@ -90,6 +90,13 @@ LIMITS: tuple[Limit, ...] = (
         containers=NANO,
     ),
     Limit(
+        frozenset({"roundtrip", "nano_policy"}),
+        JS_NANO_KID,
+        encrypt="go",
+        decrypt="js",
+        containers=NANO,
+    ),
+    Limit(
         frozenset({"nano_policy:encrypted"}),
         "otdf-python (0.9.0, 0.11.0) writes NanoTDF policies as embedded plaintext only; it "
         "has no encrypted policy mode",
@@ -126,6 +133,31 @@ LIMITS: tuple[Limit, ...] = (
         "@opentdf/cli 2.0.0-beta.1412 asks only the KAS given as --kasEndpoint for keys, so it "
         "cannot open a key split to other KASes",
         decrypt="js",
+    ),
+    # -- the Java SDK 0.7.3 (sdk/java; docs/compat.md, "Java lane") ----------------------
+    Limit(
+        frozenset({"roundtrip", "multi_kas"}),
+        "otdf-python (0.9.0, 0.11.0) writes only hexless 4.3.0 manifests and the Java SDK 0.7.3 "
+        "reads only the hex-encoded pre-4.3 layout ('root signature validation failed'): no "
+        "manifest layout is common to both",
+        encrypt="otdf-python",
+        decrypt="java",
+        containers=ZTDF,
+    ),
+    Limit(
+        frozenset({"roundtrip", "multi_kas"}),
+        "otdf-python (0.9.0, 0.11.0) cannot parse the manifest the Java SDK 0.7.3 writes: its "
+        "ManifestMethod model rejects the method.IsStreamable field (TypeError)",
+        encrypt="java",
+        decrypt="otdf-python",
+        containers=ZTDF,
+    ),
+    Limit(
+        frozenset({"roundtrip", "nano_policy"}),
+        JS_NANO_KID,
+        encrypt="java",
+        decrypt="js",
+        containers=NANO,
     ),
 )
 

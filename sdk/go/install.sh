@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Build OpenTDF's Go CLI otdfctl (Go module proxy) into sdk/go/dist/VERSION/ and generate its
+# adapter cli.sh from cli.sh.in. Called by `make sdks-go` with the pins of sdk/go/go.mk:
+#   usage: install.sh MODULE VERSION ZIP_SUM GOMOD_SUM
+#          e.g. install.sh github.com/opentdf/otdfctl 0.21.0 h1:... h1:...
+#
+# The build runs in a throwaway module that requires MODULE@vVERSION, so `go` resolves
+# exactly otdfctl's own dependency graph. The checksum database cannot vouch for these
+# otdfctl releases, so the throwaway go.sum holds the pinned checksums of otdfctl itself
+# (go refuses a download that does not match them) plus otdfctl's own go.sum for every
+# dependency. CGO_ENABLED=0, -trimpath, GOTOOLCHAIN=local (no toolchain downloads).
+#
+# `supports` answers are decided here, once, from the binary's `--version --json` and
+# `help` output (the probes upstream's xtest/sdk/go/cli.sh runs on every call) and kept in
+# supports.tsv with their evidence. The binary's SHA-256 goes to otdfctl.sha256, so the
+# suite's cache key (SDK.fingerprint) changes with the build.
+#
+# Idempotent: the binary is rebuilt only when the pins, the Go toolchain or the build flags
+# change (.build-key), and every generated file is replaced only when its content changed.
+# Nothing is installed until everything has been built and checked in a temporary
+# directory: a failed build leaves the previous installation (or none) as it was.
+# Without a usable `go` it prints one line and exits 0, or exits 1 under CI=true.
+set -euo pipefail
+here=$(cd -- "$(dirname -- "$0")" && pwd)
+usage="usage: install.sh MODULE VERSION ZIP_SUM GOMOD_SUM (see sdk/go/go.mk)"
+[[ $# -eq 4 && -n $1 && -n $2 && -n $3 && -n $4 ]] || { echo "install.sh: $usage" >&2; exit 2; }
+module=$1 version=$2 zip_sum=$3 mod_sum=$4
+[[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+  { echo "install.sh: version '$version' is not MAJOR.MINOR.PATCH (no leading v)" >&2; exit 2; }
+[[ $zip_sum == h1:* && $mod_sum == h1:* ]] ||
+  { echo "install.sh: checksums must be go.sum h1: hashes" >&2; exit 2; }
+python=${PYTHON:-python3}
+dist=$here/dist/$version
+
+# -- the toolchain -----------------------------------------------------------------------
+skip() {
+  if [[ ${CI:-} == true ]]; then
+    echo "sdks-go: Go lane (otdfctl $version) cannot be built: $1 (CI=true: failing)" >&2
+    exit 1
+  fi
+  echo "sdks-go: skipped the Go lane (otdfctl $version): $1"
+  exit 0
+}
+command -v go >/dev/null 2>&1 || skip "no \`go\` on PATH"
+export GOTOOLCHAIN=local # never download a toolchain
+goversion=$(go env GOVERSION 2>/dev/null) || skip "\`go env GOVERSION\` failed"
+[[ $goversion =~ ^go[0-9]+\.[0-9]+ ]] || skip "cannot read the Go version '$goversion'"
+
+# at_least VERSION MIN: numeric comparison of MAJOR.MINOR.PATCH (missing parts are 0)
+at_least() {
+  local a b c x y z
+  IFS=. read -r a b c <<<"${1#v}"
+  IFS=. read -r x y z <<<"$2"
+  a=${a:-0} b=${b:-0} c=${c%%[!0-9]*} c=${c:-0}
+  ((a > x || (a == x && (b > y || (b == y && c >= ${z:-0}))))) && echo 0 || echo 1
+}
+# -- build (only when the build key changed) ---------------------------------------------
+goos=$(go env GOOS) goarch=$(go env GOARCH)
+buildflags="-trimpath -ldflags=-buildid="
+key=$(printf '%s\n' "$module@v$version" "$zip_sum" "$mod_sum" "$goversion" "$goos/$goarch" \
+  "CGO_ENABLED=0 $buildflags" | sha256sum | cut -d' ' -f1)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/xtdf-otdfctl-$version.XXXXXX")
+trap 'rm -rf -- "$work"' EXIT
+trap 'exit 143' TERM INT
+
+bin=$dist/otdfctl
+if [[ -x $bin && "$(cat "$dist/.build-key" 2>/dev/null)" == "$key" ]]; then
+  cp -p -- "$bin" "$work/otdfctl"
+else
+  echo "otdfctl $version: building $module@v$version with $goversion (CGO_ENABLED=0)"
+  start=$SECONDS
+  export CGO_ENABLED=0 GOFLAGS=-mod=mod GONOSUMDB=$module
+  # download outside any module (so nothing resolves the dependency graph yet), then check
+  # the module's checksums against the pins before anything of it is used
+  mkdir "$work/dl" "$work/mod"
+  info=$(cd "$work/dl" && GO111MODULE=on go mod download -json "$module@v$version") || {
+    echo "install.sh: could not download $module@v$version (see above)" >&2
+    exit 1
+  }
+  read -r got_sum got_mod_sum moddir < <("$python" -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d.get("Sum", "-"), d.get("GoModSum", "-"), d.get("Dir", "-"))' <<<"$info")
+  if [[ $got_sum != "$zip_sum" || $got_mod_sum != "$mod_sum" ]]; then
+    echo "install.sh: $module@v$version checksum mismatch: got $got_sum $got_mod_sum, pinned $zip_sum $mod_sum" >&2
+    exit 1
+  fi
+  [[ -f $moddir/go.sum ]] || { echo "install.sh: $module@v$version has no go.sum ($moddir)" >&2; exit 1; }
+  # the Go release otdfctl asks for (its go.mod's go line), and it for the throwaway module
+  want_go=$(sed -n 's/^go \([0-9][0-9.]*\)$/\1/p' "$moddir/go.mod")
+  [[ $want_go =~ ^[0-9]+\.[0-9]+ ]] || { echo "install.sh: no go line in $moddir/go.mod" >&2; exit 1; }
+  [[ $(at_least "${goversion#go}" "$want_go") == 0 ]] ||
+    skip "$goversion is older than the go $want_go that $module@v$version needs"
+  printf 'module xtdf.local/otdfctl-build\n\ngo %s\n\nrequire %s v%s\n' \
+    "$want_go" "$module" "$version" >"$work/mod/go.mod"
+  # go refuses a module whose checksum differs from go.sum: otdfctl's pins, then its go.sum
+  printf '%s v%s %s\n%s v%s/go.mod %s\n' \
+    "$module" "$version" "$zip_sum" "$module" "$version" "$mod_sum" >"$work/mod/go.sum"
+  cat -- "$moddir/go.sum" >>"$work/mod/go.sum"
+  (cd "$work/mod" && go build $buildflags -o "$work/otdfctl" "$module") || {
+    echo "install.sh: go build of $module@v$version failed (see above)" >&2
+    exit 1
+  }
+  echo "otdfctl $version: built in $((SECONDS - start)) s"
+fi
+
+# -- what this build can do --------------------------------------------------------------
+o=$work/otdfctl
+strip_ansi() { sed -e 's/\x1b\[[0-9;]*m//g'; }
+ver=$("$o" --version --json 2>/dev/null) || { echo "install.sh: $o --version --json failed" >&2; exit 1; }
+help_enc=$("$o" help encrypt 2>&1 | strip_ansi) || { echo "install.sh: $o help encrypt failed" >&2; exit 1; }
+help_dec=$("$o" help decrypt 2>&1 | strip_ansi) || { echo "install.sh: $o help decrypt failed" >&2; exit 1; }
+help_key=$("$o" help policy kas-registry key create 2>&1 | strip_ansi) || help_key=
+read -r sdk_version schema_version features < <("$python" -c '
+import json, sys
+v = json.loads(sys.argv[1])
+print(v.get("sdk_version", "0.0.0"), v.get("schema_version", "0.0.0"),
+      ",".join(v.get("supported_features") or []) or "-")' "$ver")
+
+# has TEXT PATTERN [GREP FLAGS...]: 0 when TEXT matches PATTERN, else 1
+has() { grep -q "${@:3}" -e "$2" <<<"$1" && echo 0 || echo 1; }
+both() { [[ $1 == 0 && $2 == 0 ]] && echo 0 || echo 1; }
+listed() { [[ ,$features, == *,$1,* ]] && echo 0 || echo 1; }
+row() { printf '%s\t%s\t%s\n' "$1" "$2" "$3"; }
+{
+  row autoconfigure 0 "always (otdfctl splits keys by the attributes' grants)"
+  row ns_grants 0 "always (otdfctl honours namespace grants)"
+  row assertions "$(has "$help_dec" with-assertion-verification-keys)" \
+    "help decrypt mentions --with-assertion-verification-keys"
+  row assertion_verification "$(has "$help_dec" with-assertion-verification-keys)" \
+    "help decrypt mentions --with-assertion-verification-keys"
+  row kasallowlist "$(has "$help_dec" kas-allowlist)" "help decrypt mentions --kas-allowlist"
+  row key_management "$(at_least "$sdk_version" 0.5.1)" "sdk_version >= 0.5.1 (is $sdk_version)"
+  row ecwrap "$(both "$(has "$help_enc" wrapping-key)" "$(at_least "$sdk_version" 0.3.29)")" \
+    "help encrypt mentions --wrapping-key-algorithm and sdk_version >= 0.3.29 (is $sdk_version)"
+  row hexless "$(at_least "$schema_version" 4.2.0)" "schema_version >= 4.2 (is $schema_version)"
+  row hexaflexible "$(has "$help_enc" target-mode)" "help encrypt mentions --target-mode"
+  row nano "$(has "$help_enc" 'tdf-type .*[[ ]nano[],]')" "help encrypt: --tdf-type takes nano"
+  row nano_ecdsa "$(has "$help_enc" ecdsa-binding)" "help encrypt mentions --ecdsa-binding"
+  row nano_policymode_plaintext "$(has "$help_enc" policy-mode)" "help encrypt mentions --policy-mode"
+  row connectrpc "$(at_least "$sdk_version" 0.4.5)" "sdk_version >= 0.4.5 (is $sdk_version)"
+  row better-messages-2024 "$(at_least "$sdk_version" 0.3.18)" "sdk_version >= 0.3.18 (is $sdk_version)"
+  row obligations "$(at_least "$sdk_version" 0.10.0)" "sdk_version >= 0.10.0 (is $sdk_version)"
+  row attribute_traversal "$(at_least "$sdk_version" 0.12.0)" "sdk_version >= 0.12.0 (is $sdk_version)"
+  row mechanism-xwing "$(has "$help_key" 'hpqt:xwing' -i)" "help policy kas-registry key create mentions hpqt:xwing"
+  row mechanism-secpmlkem "$(has "$help_key" 'hpqt:secp256r1-mlkem768' -i)" \
+    "help policy kas-registry key create mentions hpqt:secp256r1-mlkem768"
+  row mechanism-mlkem "$(has "$help_key" 'mlkem:768\|mlkem:1024' -i)" \
+    "help policy kas-registry key create mentions mlkem:768 or mlkem:1024"
+  row dpop "$(listed dpop)" "--version --json supported_features lists dpop"
+  row dpop_nonce_challenge "$(listed dpop_nonce_challenge)" \
+    "--version --json supported_features lists dpop_nonce_challenge"
+} >"$work/supports.tsv"
+printf '%s\n' "$ver" >"$work/version.json"
+sha256sum "$o" | cut -d' ' -f1 >"$work/otdfctl.sha256"
+sed -e "s|@VERSION@|$version|g" -e "s|@MODULE@|$module|g" "$here/cli.sh.in" >"$work/cli.sh"
+chmod 755 "$work/cli.sh" "$o"
+printf '%s\n' "$key" >"$work/.build-key"
+# the adapter must answer, and refuse bad usage, before it is installed
+"$work/cli.sh" supports hexless >/dev/null 2>&1 || [[ $? -le 2 ]] ||
+  { echo "install.sh: generated cli.sh cannot answer supports" >&2; exit 1; }
+
+# -- install: replace only what changed, the stamp last ----------------------------------
+mkdir -p "$dist"
+rm -f "$dist/.installed"
+for f in otdfctl otdfctl.sha256 version.json supports.tsv cli.sh .build-key; do
+  if ! cmp -s -- "$work/$f" "$dist/$f"; then
+    cp -p -- "$work/$f" "$dist/.$f.new"
+    mv -f -- "$dist/.$f.new" "$dist/$f"
+  fi
+done
+touch "$dist/.installed"
+echo "otdfctl $version: $dist/cli.sh"
