@@ -22,8 +22,8 @@ def test_decrypt_of_a_non_tdf_names_the_problem(tmp_path: Path) -> None:
     src.write_text("not a TDF")
     out = tmp_path / "out"
     result = _xtdf("decrypt", str(src), "-o", str(out))
-    assert result.returncode == 2
-    assert result.stderr == f"xtdf: {src} is neither a ZTDF (zip) nor a NanoTDF (L1L)\n"
+    assert result.returncode == 1
+    assert result.stderr == f"xtdf: {src}: not a TDF (neither a zip nor a NanoTDF 'L1L' header)\n"
     assert not out.exists()
 
 

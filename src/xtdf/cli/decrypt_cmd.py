@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from xtdf.cli.encrypt_cmd import PLATFORM_DEFAULTS, add_platform_options, client_from_args
-from xtdf.errors import IntegrityError, UsageError
+from xtdf.errors import IntegrityError
 
 if TYPE_CHECKING:
     import argparse
@@ -25,9 +25,6 @@ DEFAULTS: dict[str, Any] = {
     "ignore_kas_allowlist": False,
     **PLATFORM_DEFAULTS,
 }
-
-ZIP_MAGIC = b"PK\x03\x04"
-NANO_MAGIC = b"L1L"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,18 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run, **DEFAULTS)
 
 
-def sniff(path: str) -> str:
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head.startswith(ZIP_MAGIC):
-        return "ztdf"
-    if head.startswith(NANO_MAGIC):
-        return "nano"
-    raise UsageError(f"{path} is neither a ZTDF (zip) nor a NanoTDF (L1L)")
-
-
 def run(args: Any) -> int:
     from xtdf.atomicfile import atomic_write
+    from xtdf.formats.inspect import sniff
 
     fmt = sniff(args.src) if args.format == "auto" else args.format
     try:
