@@ -20,7 +20,7 @@ def test_a_short_fuzz_run_counts_inputs_and_finds_no_crash(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(out.read_text())
     assert result["crashes"] == 0, result
-    for name in ("ztdf", "nano"):
+    for name in ("ztdf", "nano", "requests"):
         summary = result["formats"][name]
         assert summary["inputs"] > 0 and summary["typed_errors"], summary
         assert summary["peak_mib"]["max"] < result["max_mib"]

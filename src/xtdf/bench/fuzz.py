@@ -9,7 +9,13 @@ random JSON, deep nesting, huge arrays, unparsable URLs), zip-level edits (compr
 methods, size fields) and random NanoTDF policies. Each input goes through everything a
 file from outside meets: ``xtdf inspect`` (its description serialised as the CLI does),
 decrypt with the right keys, and for ZTDF the client's KAS URL handling (allowlist and
-request URL); for NanoTDF the client's rewrap request.
+request URL); for NanoTDF the client's rewrap request. A third target is the platform's
+side of a rewrap: request messages (Connect protobuf and JSON) carrying signed request
+tokens whose bodies are mutated and then signed with the caller's real DPoP key (an
+authenticated caller is the one who can reach these parsers), the token's own bytes, and
+DPoP proof headers; each goes through what the KAS runs before any key is released
+(message decoding, the token's parse and signature check, the body's parse, each policy,
+each key access object's unwrap and binding check, with the seeds' real keys).
 
 Any other exception is a crash (goal: none). The Python heap's peak per input
 (``tracemalloc``, tracing only while the readers run) is reported, and an input past
@@ -59,6 +65,11 @@ class Seeds:
     nano: list[bytes]
     rsa_keys: list[Any]
     ec_keys: list[Any]
+    #: for the platform target: the caller's DPoP key, rewrap request bodies (protojson
+    #: dicts, as the client sends them) and a DPoP proof made with that key
+    dpop_key: Any = None
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    proof: str = ""
 
     def __repr__(self) -> str:  # hypothesis names the strategy's arguments in its errors
         return f"Seeds({len(self.ztdf)} ZTDF, {len(self.nano)} NanoTDF)"
@@ -116,7 +127,32 @@ def make_seeds() -> Seeds:
             ("plaintext", "gmac", xec.generate("secp384r1")),
         )
     ]
-    return Seeds(blobs, nanos, [rsa_key], [ec_key])
+    seeds = Seeds(blobs, nanos, [rsa_key], [ec_key])
+    _add_request_seeds(seeds)
+    return seeds
+
+
+PROOF_URL = "http://localhost:8080/kas/v2/rewrap"
+
+
+def _add_request_seeds(seeds: Seeds) -> None:
+    """Rewrap bodies for a split ZTDF and a NanoTDF, as the client builds them."""
+    from xtdf.client import jose
+    from xtdf.client import kas as client_kas
+    from xtdf.client.nano import rewrap_request
+    from xtdf.crypto import ec as xec
+    from xtdf.formats.ztdf import reader
+
+    seeds.dpop_key = xec.generate("secp256r1")
+    client_pem = client_kas.public_pem(xec.generate("secp256r1"))
+    manifest = json.loads(reader.read_manifest(io.BytesIO(seeds.ztdf[2])).to_json())
+    info = manifest["encryptionInformation"]
+    kaos = [(f"kao-{i}", client_kas.key_access_message(k)) for i, k in enumerate(info["keyAccess"])]
+    split = client_kas.PolicyRequest("policy", info["policy"], kaos, algorithm="rsa:2048")
+    seeds.bodies.append(client_kas.unsigned_request(client_pem, [split]))
+    _, nano_request = rewrap_request(seeds.nano[0])
+    seeds.bodies.append(client_kas.unsigned_request(client_pem, [nano_request]))
+    seeds.proof = jose.dpop_proof(seeds.dpop_key, "POST", PROOF_URL)
 
 
 def _entries(blob: bytes) -> tuple[bytes, bytes]:
@@ -314,6 +350,48 @@ def nano_inputs(draw: st.DrawFn, seeds: Seeds) -> tuple[str, bytes]:
     return how, _mutated_bytes(rnd, blob) if rnd.random() < 0.5 else blob
 
 
+def _signed(seeds: Seeds, body: bytes) -> str:
+    from xtdf.client import jose
+
+    now = int(time.time())
+    claims = {"requestBody": body.decode("utf-8", "replace"), "iat": now, "exp": now + 60}
+    return jose.sign(seeds.dpop_key, claims, {"typ": "JWT"})
+
+
+@st.composite
+def request_inputs(draw: st.DrawFn, seeds: Seeds) -> tuple[str, bytes]:
+    """A tagged input: ``R`` + codec byte + a RewrapRequest message, or ``D`` + a DPoP
+    proof header value."""
+    from xtdf._proto.kas import kas_pb2 as pb
+
+    rnd = draw(_randoms)
+    how = draw(st.sampled_from(["body", "body", "token", "message", "proof"]))
+    if how == "proof":
+        proof = seeds.proof.encode()
+        if rnd.random() < 0.5:
+            head, payload, sig = proof.split(b".")
+            part = rnd.choice([0, 1])
+            doc = base64.urlsafe_b64decode([head, payload][part] + b"==")
+            edited = base64.urlsafe_b64encode(draw(_mutated_manifest(doc))).rstrip(b"=")
+            proof = b".".join([edited, payload, sig] if part == 0 else [head, edited, sig])
+        return how, b"D" + _mutated_bytes(rnd, proof)
+    body = json.dumps(rnd.choice(seeds.bodies)).encode()
+    if how == "body":
+        body = draw(_mutated_manifest(body))
+    token = _signed(seeds, body)
+    if how == "token":
+        token = _mutated_bytes(rnd, token.encode()).decode("latin-1")
+    codec = rnd.choice([b"p", b"j"])
+    msg = pb.RewrapRequest(signed_request_token=token)
+    if codec == b"p":
+        data = msg.SerializeToString()
+    else:
+        data = json.dumps({"signedRequestToken": token}).encode()
+    if how == "message":
+        data = _mutated_bytes(rnd, data)
+    return how, b"R" + codec + data
+
+
 # -- targets ------------------------------------------------------------------------------
 
 
@@ -375,6 +453,72 @@ def run_nano(data: bytes, seeds: Seeds, scratch: Path) -> None:
         errors.append(exc)
     if errors:
         raise errors[-1]
+
+
+@dataclass
+class _SeedRing:
+    """The seeds' real KAS keys, as the KAS's key ring hands them out."""
+
+    keys: list[Any]
+
+    def private_key(self, instance: str, kid: str) -> Any:
+        return next((k for k in self.keys if k.kid == kid), None)
+
+    def active_key(self, instance: str, algorithm: str) -> Any:
+        return next(k for k in self.keys if k.alg == algorithm)
+
+    def legacy_keys(self, instance: str) -> list[Any]:
+        return []
+
+
+def _kas(seeds: Seeds) -> Any:
+    from xtdf.crypto.keys import public_pem
+    from xtdf.platform.kas.audit import AuditLog
+    from xtdf.platform.kas.keyring import KasKey
+    from xtdf.platform.kas.service import KasService
+
+    keys = [
+        KasKey("r1", "rsa:2048", public_pem(seeds.rsa_keys[0].public_key()), seeds.rsa_keys[0]),
+        KasKey("e1", "ec:secp256r1", public_pem(seeds.ec_keys[0].public_key()), seeds.ec_keys[0]),
+    ]
+    return KasService(_SeedRing(keys), authorizer=None, audit=AuditLog(None))  # type: ignore[arg-type]
+
+
+_REWRAP: Any = None
+
+
+def run_request(data: bytes, seeds: Seeds, scratch: Path) -> None:
+    """What the KAS does with a rewrap before it asks for a decision: decode the message,
+    parse and verify the token, parse the body, check each policy and key access object;
+    or verify a DPoP proof."""
+    global _REWRAP
+    from xtdf._proto.kas import kas_pb2 as pb
+    from xtdf.client import jose
+    from xtdf.platform import connect, dpop
+    from xtdf.platform.rpc import CallContext, Method
+
+    if data[:1] == b"D":
+        dpop.verify_proof(
+            [data[1:].decode("latin-1")],
+            method="POST",
+            acceptable_urls=[PROOF_URL],
+            skew_s=60,
+            replay=dpop.ReplayCache(ttl_s=120),
+        )
+        return
+    if _REWRAP is None:
+        method = Method("kas.AccessService", "Rewrap", pb.RewrapRequest, pb.RewrapResponse,
+                        lambda m, c: m)  # fmt: skip
+        _REWRAP = (method, _kas(seeds))
+    method, kas = _REWRAP
+    codec = connect.PROTO if data[1:2] == b"p" else connect.JSON
+    message = connect.decode(method, data[2:], codec)
+    jwk = jose.public_jwk(seeds.dpop_key)
+    ctx = CallContext(headers={}, claims={"sub": "fuzz"}, dpop_jkt=jose.thumbprint(jwk),
+                      dpop_jwk=jwk)  # fmt: skip
+    body = kas._body(message, ctx)
+    for request in body.requests:
+        kas._verify_policy(ctx, request)
 
 
 # -- the loop -----------------------------------------------------------------------------
@@ -482,14 +626,15 @@ def _runner(
 
 
 def fuzz(seconds: float, *, seed: int | None = None, max_mib: float = 256.0) -> dict[str, Any]:
-    """Fuzz both readers for ``seconds`` (the files to start from are made first); return
-    the summary. Each example is a ZTDF or a NanoTDF, drawn alike."""
+    """Fuzz both readers and the KAS's request parsers for ``seconds`` (the files to start
+    from are made first); return the summary. Each example is one of the three, drawn alike."""
     seeds = make_seeds()
-    tallies = {"ztdf": Tally(), "nano": Tally()}
-    targets = {"ztdf": run_ztdf, "nano": run_nano}
+    tallies = {"ztdf": Tally(), "nano": Tally(), "requests": Tally()}
+    targets = {"ztdf": run_ztdf, "nano": run_nano, "requests": run_request}
     strategy = st.one_of(
         st.tuples(st.just("ztdf"), ztdf_inputs(seeds)),
         st.tuples(st.just("nano"), nano_inputs(seeds)),
+        st.tuples(st.just("requests"), request_inputs(seeds)),
     )
     max_bytes = int(max_mib * MIB)
     started = time.monotonic()
