@@ -148,10 +148,10 @@ def test_raw_connect_binary_and_errors(policy: dict, url: str, local_platform: A
 
 def test_admin_with_and_without_dpop(admin: PolicyAdmin, url: str, policy: dict) -> None:
     admin.token()
-    assert admin._token_type == "DPoP"  # the IdP bound our token to the proof key
+    assert admin.token_type == "DPoP"  # the IdP bound our token to the proof key
     with PolicyAdmin(url, dpop=False) as plain:
         assert policy["fqn"] in [n["fqn"] for n in plain.list_namespaces()]
-        assert plain._token_type == "Bearer"
+        assert plain.token_type == "Bearer"
 
 
 def test_cli_round_trip(url: str, capsys: pytest.CaptureFixture[str], reference_dir: Path) -> None:

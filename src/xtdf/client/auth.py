@@ -56,6 +56,9 @@ class TokenSource:
         config: ClientConfig,
         transport: Transport,
         dpop_key: jose.SigningKey | None = None,
+        *,
+        dpop: bool = True,
+        token: Token | None = None,
     ) -> None:
         self.config = config
         self.transport = transport
@@ -64,7 +67,10 @@ class TokenSource:
 
             dpop_key = ec.generate_private_key(ec.SECP256R1())
         self.dpop_key = dpop_key
-        self._token: Token | None = None
+        #: False: plain bearer tokens, no proofs (a platform that does not enforce DPoP)
+        self.dpop = dpop
+        #: a token the caller already holds is used as it is, never fetched
+        self._token: Token | None = token
         self._token_endpoint = config.token_endpoint
         #: last DPoP-Nonce each origin asked for (RFC 9449 §8)
         self.nonces: dict[str, str] = {}
@@ -95,8 +101,8 @@ class TokenSource:
         resp = None
         for _ in range(2):  # once more if the IdP demands a DPoP nonce
             nonce = self.nonces.get(origin_of(url))
-            proof = jose.dpop_proof(self.dpop_key, "POST", url, nonce=nonce)
-            resp = self.transport.post_form(url, form, {"DPoP": proof})
+            proof = {"DPoP": jose.dpop_proof(self.dpop_key, "POST", url, nonce=nonce)}
+            resp = self.transport.post_form(url, form, proof if self.dpop else {})
             new_nonce = resp.headers.get("dpop-nonce")
             if resp.status in (400, 401) and new_nonce and new_nonce != nonce:
                 self.nonces[origin_of(url)] = new_nonce
@@ -129,6 +135,8 @@ class TokenSource:
         """``Authorization`` and a fresh ``DPoP`` proof for one request."""
         token = self.token()
         scheme = "DPoP" if token.token_type.lower() == "dpop" else "Bearer"
+        if not self.dpop:
+            return {"Authorization": f"{scheme} {token.value}"}
         nonce = self.nonces.get(origin_of(url))
         proof = jose.dpop_proof(self.dpop_key, method, url, token.value, nonce)
         return {"Authorization": f"{scheme} {token.value}", "DPoP": proof}

@@ -35,11 +35,19 @@ KAS_REGISTRY_SERVICE = "policy.kasregistry.KeyAccessServerRegistryService"
 
 
 class PlatformClient:
-    def __init__(self, config: ClientConfig, dpop_key: Any = None) -> None:
+    def __init__(
+        self,
+        config: ClientConfig,
+        dpop_key: Any = None,
+        *,
+        transport: Transport | None = None,
+        tokens: TokenSource | None = None,
+    ) -> None:
         self.config = config
-        self.transport = Transport(timeout=config.timeout)
+        self.transport = transport or Transport(timeout=config.timeout)
         self._dpop_key = dpop_key
-        self._tokens: TokenSource | None = None
+        #: a caller's own token source (the policy admin's: fixed token or no DPoP)
+        self._tokens: TokenSource | None = tokens
         self._kas_keys: dict[tuple[str, str], KasKey] = {}
         self._wellknown: dict[str, Any] | None = None
 

@@ -5,29 +5,26 @@ subject condition sets and mappings, KAS registration, keys, the base key). Only
 OpenTDF service and method names are used, never anything specific to xtdf's server
 (except the documented PEM import form of ``CreateKey``), so the client also works against
 the Go platform. Objects can be named by id or FQN; the client resolves FQNs to ids first.
-Every refusal becomes a :class:`PlatformError` (or :class:`AuthError`) naming the call.
+Every refusal becomes a :class:`PlatformError`, :class:`AuthError` or
+:class:`AccessDeniedError` naming the call and the server's reason (the client stack's mapping).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import secrets
-import time
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
-from joserfc import jwt
-from joserfc.jwk import ECKey
-
+from xtdf.client.auth import Token, TokenSource
+from xtdf.client.config import ClientConfig
+from xtdf.client.platform_client import PlatformClient
+from xtdf.client.transport import Transport
 from xtdf.crypto import ec as ec_crypto
 from xtdf.crypto import rsa as rsa_crypto
-from xtdf.crypto.encoding import b64url_encode
 from xtdf.crypto.keys import PrivateKey, load_private_pem, private_pem, public_pem
 from xtdf.crypto.symmetric import GCM_IV_SIZE, gcm_encrypt, random_bytes
-from xtdf.errors import AuthError, FormatError, PlatformError
+from xtdf.errors import FormatError, PlatformError
 
 DEFAULT_URL = "http://localhost:8080"
 
@@ -100,7 +97,12 @@ def _is_fqn(ident: str) -> bool:
 
 
 class PolicyAdmin:
-    """A logged-in admin session against one platform."""
+    """A logged-in admin session against one platform.
+
+    The session is the client stack's :class:`PlatformClient`: the same token discovery,
+    DPoP proofs (nonce challenges answered once) and error mapping as ``xtdf encrypt``,
+    so the admin and the SDK cannot drift apart on how they talk to a platform.
+    """
 
     def __init__(
         self,
@@ -113,22 +115,24 @@ class PolicyAdmin:
         timeout: float = 30.0,
         dpop: bool = True,
     ) -> None:
-        self.platform_url = platform_url.rstrip("/")
+        config = ClientConfig(
+            platform_url=platform_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_endpoint=token_endpoint or "",
+            timeout=timeout,
+        )
+        self.platform_url = config.platform_url
         self.client_id = client_id
-        self.client_secret = client_secret
-        self._token = token
-        self._expires = float("inf") if token else 0.0
-        self._token_endpoint = token_endpoint
-        self._token_type = "Bearer"
+        transport = Transport(timeout=timeout)
         #: sender-constrain tokens with DPoP, as otdfctl does (required when the platform
-        #: enforces DPoP, harmless otherwise)
-        self.dpop = dpop and token is None
-        self._dpop_key = ECKey.generate_key("P-256")
-        self._nonces: dict[str, str] = {}
-        self.http = httpx.Client(timeout=timeout)
+        #: enforces DPoP, harmless otherwise); a token the caller brings is a plain bearer
+        given = Token(token, "Bearer", math.inf) if token else None
+        tokens = TokenSource(config, transport, dpop=dpop and given is None, token=given)
+        self.client = PlatformClient(config, transport=transport, tokens=tokens)
 
     def close(self) -> None:
-        self.http.close()
+        self.client.close()
 
     def __enter__(self) -> PolicyAdmin:
         return self
@@ -138,119 +142,18 @@ class PolicyAdmin:
 
     # --- transport ------------------------------------------------------------
 
-    def _get_json(self, url: str) -> Any:
-        try:
-            resp = self.http.get(url)
-        except httpx.HTTPError as exc:
-            raise PlatformError(f"GET {url}: {exc}") from exc
-        if resp.status_code != 200:
-            raise PlatformError(f"GET {url}: HTTP {resp.status_code}")
-        try:
-            return resp.json()
-        except ValueError as exc:
-            raise PlatformError(f"GET {url}: response is not JSON") from exc
-
-    def token_endpoint(self) -> str:
-        """From ``/.well-known/opentdf-configuration`` (``idp.token_endpoint`` or issuer)."""
-        if self._token_endpoint:
-            return self._token_endpoint
-        url = self.platform_url + "/.well-known/opentdf-configuration"
-        doc = self._get_json(url)
-        conf = doc.get("configuration", doc) if isinstance(doc, dict) else {}
-        idp = conf.get("idp") if isinstance(conf, dict) else None
-        endpoint = idp.get("token_endpoint") if isinstance(idp, dict) else None
-        if not endpoint:
-            issuer = conf.get("platform_issuer") or (idp or {}).get("issuer")
-            if not issuer:
-                raise PlatformError(f"{url} names no IdP token endpoint")
-            oidc = self._get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
-            endpoint = oidc.get("token_endpoint") if isinstance(oidc, dict) else None
-            if not endpoint:
-                raise PlatformError(f"{issuer} names no token endpoint")
-        self._token_endpoint = str(endpoint)
-        return self._token_endpoint
-
-    def _proof(self, method: str, url: str, token: str | None = None) -> str:
-        """A DPoP proof (RFC 9449) for one request, bound to ``token`` when given."""
-        claims: dict[str, Any] = {
-            "jti": secrets.token_urlsafe(16),
-            "htm": method,
-            "htu": url,
-            "iat": int(time.time()),
-        }
-        if token is not None:
-            claims["ath"] = b64url_encode(hashlib.sha256(token.encode()).digest())
-        nonce = self._nonces.get(_origin(url))
-        if nonce:
-            claims["nonce"] = nonce
-        header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self._dpop_key.as_dict(private=False)}
-        return jwt.encode(header, claims, self._dpop_key, algorithms=["ES256"])
-
-    def _post(self, url: str, what: str, *, token: str | None = None, **kw: Any) -> httpx.Response:
-        """POST with a fresh DPoP proof, once more if the server asks for a DPoP nonce."""
-        resp = None
-        for _ in range(2):
-            headers = dict(kw.pop("headers", None) or {})
-            if self.dpop:
-                headers["DPoP"] = self._proof("POST", url, token)
-            try:
-                resp = self.http.post(url, headers=headers, **kw)
-            except httpx.HTTPError as exc:
-                raise PlatformError(f"{what}: {exc}") from exc
-            nonce = resp.headers.get("dpop-nonce")
-            if resp.status_code in (400, 401) and nonce and nonce != self._nonces.get(_origin(url)):
-                self._nonces[_origin(url)] = nonce
-                kw["headers"] = headers
-                continue
-            break
-        assert resp is not None
-        return resp
-
     def token(self) -> str:
-        if self._token and time.time() < self._expires - 30:
-            return self._token
-        url = self.token_endpoint()
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-        }
-        resp = self._post(url, f"POST {url}", data=form)
-        if resp.status_code != 200:
-            raise AuthError(
-                f"IdP refused client credentials for {self.client_id!r} at {url} "
-                f"(HTTP {resp.status_code}: {resp.text[:200].strip()})"
-            )
-        body = resp.json()
-        self._token = body.get("access_token")
-        if not self._token:
-            raise AuthError(f"token endpoint {url} returned no access_token")
-        self._token_type = str(body.get("token_type") or "Bearer")
-        self._expires = time.time() + float(body.get("expires_in", 300))
-        return self._token
+        """The current access token (fetched or renewed when needed)."""
+        return self.client.tokens.token().value
+
+    @property
+    def token_type(self) -> str:
+        """``DPoP`` once the IdP has bound the token to our proof key, else ``Bearer``."""
+        return self.client.tokens.token().token_type
 
     def call(self, service: str, method: str, body: Mapping[str, Any] | None = None) -> Any:
         """One unary Connect call with a JSON body; returns the decoded JSON answer."""
-        url = f"{self.platform_url}/{service}/{method}"
-        token = self.token()
-        scheme = "DPoP" if self.dpop and self._token_type.lower() == "dpop" else "Bearer"
-        headers = {
-            "Content-Type": "application/json",
-            "Connect-Protocol-Version": "1",
-            "Authorization": f"{scheme} {token}",
-        }
-        resp = self._post(
-            url, f"{service}/{method}", token=token, json=dict(body or {}), headers=headers
-        )
-        try:
-            data = resp.json() if resp.content else {}
-        except ValueError:
-            data = None
-        if resp.status_code != 200:
-            code = data.get("code", "") if isinstance(data, dict) else ""
-            msg = data.get("message", "") if isinstance(data, dict) else resp.text[:200]
-            err = AuthError if code == "unauthenticated" else PlatformError
-            raise err(f"{method}: {code or 'HTTP ' + str(resp.status_code)}: {msg}".rstrip(": "))
+        data = self.client.authed_call(f"{self.platform_url}/{service}/{method}", dict(body or {}))
         if not isinstance(data, dict):
             raise PlatformError(f"{method}: response is not a JSON object")
         return data
@@ -518,11 +421,6 @@ def _generate(algorithm: str) -> PrivateKey:
     if kind == "rsa":
         return rsa_crypto.generate(int(param))
     return ec_crypto.generate(param)
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _b64(text: str) -> str:
