@@ -7,6 +7,10 @@ a closed connection: header sections over ``max_header_bytes`` or ``max_headers`
 (431), headers not complete within ``header_timeout_s`` of their first byte or of the
 connection (408), and connections past ``max_connections`` open at once across every port
 and event loop (503). Everything after the headers stays uvicorn's.
+
+A connection that opens with the HTTP/2 preface is gRPC (the Java SDK speaks nothing else):
+on a port with a ``grpc_socket`` it is handed, still counted by the gate, to the grpcio
+server behind that socket (:mod:`h2_splice`, :mod:`grpc_gateway`), which bounds it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from xtdf.platform.h2_splice import Splice, preface_state
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 _REASONS[503] = b"Service Unavailable"
@@ -59,6 +65,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     limits: Limits
     gate: ConnectionGate
+    #: the unix socket of this port's gRPC server; None: HTTP/2 gets uvicorn's 400
+    grpc_socket: str | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,6 +77,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._header_fields = 0
         self._began_here = self._ended_here = False
         self._header_timer: asyncio.TimerHandle | None = None
+        #: the connection's first bytes while they might still be the HTTP/2 preface
+        self._head: bytes | None = b"" if self.grpc_socket else None
+        self._splice: Splice | None = None
 
     # -- connection ----------------------------------------------------------------------
 
@@ -82,14 +93,23 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
+        if self._splice is not None:
+            self._splice.client_lost()
         if self._admitted:
             self._admitted = False
             self.gate.leave()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._splice is not None:
+            self._splice.from_client(data)
+            return
         if self._refused:
             return
+        if self._head is not None:
+            data = self._sniff(data)
+            if not data:
+                return
         was_in_headers = not self._in_body
         self._began_here = self._ended_here = False
         super().data_received(data)
@@ -104,6 +124,39 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse(431, "request headers too large")
                 return
         self._arm_header_timer()
+
+    def _sniff(self, data: bytes) -> bytes:
+        """What to parse as HTTP/1.1: nothing while the preface may still be arriving or
+        once the connection went to gRPC, else every byte held back so far."""
+        assert self._head is not None and self.grpc_socket is not None
+        head = self._head + data
+        state = preface_state(head)
+        if state is None:
+            self._head = head
+            return b""
+        self._head = None
+        if state is False:
+            return head
+        self._cancel_header_timer()  # grpcio bounds the connection from here on
+        self._splice = Splice(self.transport, self.grpc_socket, head)
+        return b""
+
+    def shutdown(self) -> None:
+        if self._splice is None:
+            super().shutdown()
+        # a gRPC connection is drained and closed by its gRPC server's graceful stop
+
+    def pause_writing(self) -> None:
+        if self._splice is not None:
+            self._splice.client_paused()
+        else:
+            super().pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._splice is not None:
+            self._splice.client_resumed()
+        else:
+            super().resume_writing()
 
     def send_400_response(self, msg: str) -> None:
         if not self._refused:  # a refusal from a parser callback has been answered already
@@ -171,3 +224,11 @@ def protocol_class(limits: Limits) -> type[BoundedHttpToolsProtocol]:
     """A protocol class for one platform: its limits, one gate for all of its servers."""
     attrs = {"limits": limits, "gate": ConnectionGate(limits.max_connections)}
     return type("PlatformHttpProtocol", (BoundedHttpToolsProtocol,), attrs)
+
+
+def with_grpc(
+    protocol: type[BoundedHttpToolsProtocol], grpc_socket: str
+) -> type[BoundedHttpToolsProtocol]:
+    """``protocol`` for one port whose HTTP/2 connections go to ``grpc_socket`` (same
+    limits, same gate)."""
+    return type(protocol.__name__, (protocol,), {"grpc_socket": grpc_socket})

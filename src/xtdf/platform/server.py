@@ -3,7 +3,9 @@
 Sockets are bound *before* anything else, so a port in use fails at once with one clear
 line, and port ``0`` resolves to a real port before the issuer URL (which names the IdP
 port) and KAS URLs are derived from the config. Only this module and :mod:`http_limits`
-(the bounded HTTP protocol every port speaks) import uvicorn.
+(the bounded HTTP protocol every port speaks) import uvicorn. The platform port and every
+KAS port also answer gRPC (:mod:`grpc_gateway`): its servers start on the main loop before
+any port accepts, and stop, letting calls in progress finish, when the ports do.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from xtdf.errors import PlatformError
 from xtdf.platform.app import idp_app, kas_app, platform_app
 from xtdf.platform.config import PlatformConfig
 from xtdf.platform.core import Platform
-from xtdf.platform.http_limits import Limits, protocol_class
+from xtdf.platform.grpc_gateway import GrpcGateway, Port
+from xtdf.platform.http_limits import Limits, protocol_class, with_grpc
 from xtdf.platform.ports import bind
 
 log = logging.getLogger("xtdf.platform")
@@ -82,6 +85,10 @@ class PlatformServer:
                 max_connections=self.config.max_connections,
             )
         )
+        self._gateway = GrpcGateway(self.platform, self._grpc_ports())
+        self._protocols = {
+            key: with_grpc(self._protocol, path) for key, path in self._gateway.sockets.items()
+        }
         self._servers: list[_Server] = []
         self._servers_lock = threading.Lock()
         self._stopping = False
@@ -89,9 +96,19 @@ class PlatformServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._error: BaseException | None = None
 
+    def _grpc_ports(self) -> list[Port]:
+        """The platform port and every KAS port: an SDK dials a KAS at its URL's port."""
+        cfg = self.config
+        ports = [Port("platform", f"{cfg.public_host}:{cfg.platform_port}")]
+        for name, port in cfg.kas_ports.items():
+            ports.append(Port(f"kas:{name}", f"{cfg.public_host}:{port}", name, kas_only=True))
+        return ports
+
     def close_sockets(self) -> None:
         for s in [*self._sockets.values(), *getattr(self, "_v6", {}).values()]:
             s.close()
+        if hasattr(self, "_gateway"):
+            self._gateway.remove_sockets()
 
     def urls(self) -> dict[str, str]:
         cfg = self.config
@@ -116,7 +133,7 @@ class PlatformServer:
                 log_config=None,
                 access_log=False,
                 server_header=False,
-                http=self._protocol,
+                http=self._protocols.get(key, self._protocol),
                 loop="asyncio",
                 timeout_graceful_shutdown=3,
             )
@@ -161,12 +178,19 @@ class PlatformServer:
             )
             for i, socks in enumerate(duplicates, start=1)
         ]
+        stopper: asyncio.Task[None] | None = None
         try:
+            await self._gateway.start()
+            stopper = asyncio.create_task(self._stop_gateway_when_asked())
             for t in extra:
                 t.start()
             await self._serve_ports(self._listening(duplicate=False))
         finally:
             self.request_stop()
+            if stopper is not None:
+                await stopper
+            else:
+                await self._gateway.stop(0)
             deadline = time.monotonic() + 10.0
             for t in extra:
                 if t.is_alive():
@@ -177,6 +201,13 @@ class PlatformServer:
             self.close_sockets()
         if self._error is not None:  # another loop failed: so does the server
             raise self._error
+
+    async def _stop_gateway_when_asked(self) -> None:
+        """gRPC connections are the gRPC servers' to close (uvicorn's shutdown leaves
+        them): stop those as soon as a stop is asked for, within uvicorn's grace."""
+        while not self._stopping:
+            await asyncio.sleep(0.1)
+        await self._gateway.stop()
 
     @property
     def started(self) -> bool:
