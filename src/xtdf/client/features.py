@@ -14,7 +14,9 @@ FEATURES: dict[str, bool] = {
     "attribute_traversal": False,
     "audit_logging": False,
     "autoconfigure": True,  # key splits from attribute grants and key mappings
-    "better-messages-2024": True,  # "tamper"/IntegrityError wording on integrity failures
+    # every tamper case says "tamper detected" and names its check (tests/client/
+    # test_tamper_wording.py runs upstream's cases): KAS "bad request" included
+    "better-messages-2024": True,
     "bulk_rewrap": True,  # one Rewrap per KAS carrying every key access object
     "connectrpc": True,
     "dpop": True,

@@ -27,6 +27,7 @@ from xtdf.crypto.encoding import b64decode, b64encode
 from xtdf.errors import (
     AccessDeniedError,
     FormatError,
+    IntegrityError,
     KeyAccessError,
     KeyUnwrapError,
     PlatformError,
@@ -77,7 +78,14 @@ REQUEST_TOKEN_LIFETIME = 60
 
 
 class KasRequestError(KeyAccessError):
-    """The KAS refused to rewrap a key access object (for example a bad policy binding)."""
+    """The KAS refused to rewrap a key access object for a reason that is not tampering
+    (an unknown key id, a malformed request): the Go SDK's ``tdf: KAS request error``."""
+
+
+class RewrapTamperError(KasRequestError, IntegrityError):
+    """The KAS answered its generic ``bad request``: the policy, its binding or the wrapped
+    key does not verify. The KAS says no more, so as not to leak anything about its key;
+    the Go SDK reports this as ``[tamper detected] tdf: rewrap request 400``."""
 
 
 @dataclass(frozen=True)
@@ -200,11 +208,25 @@ def one_line(text: str) -> str:
     return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
-def _refusal(kas_url: str, kao_id: str, error: str) -> KeyAccessError:
+#: the KAS's answer for failures involving its key material (opentdf/platform
+#: ``sdk/tdferrors.go`` ``kasGenericBadRequest``), anchored to the gRPC description
+GENERIC_BAD_REQUEST = "desc = bad request"
+
+
+def refusal(kas_url: str, kao_id: str, error: str) -> KeyAccessError:
+    """The typed error for a KAS's refusal text, classified as the Go SDK does
+    (``getKasErrorToReturn``): invalid argument with the generic description is possible
+    tampering, other invalid arguments a request error, permission denied a denial."""
     error = one_line(error)
     low = error.lower()
     if "forbidden" in low or "permission" in low or "denied" in low:
         return AccessDeniedError(f"KAS {kas_url} denied access to {kao_id}: {error}")
+    invalid = "invalidargument" in low or "invalid_argument" in low
+    if (invalid and GENERIC_BAD_REQUEST in low) or low == "bad request":
+        return RewrapTamperError(
+            f"rewrap refused: KAS {kas_url} answered bad request for {kao_id}: the policy, "
+            f"its policy binding or the wrapped key was altered [{error}]"
+        )
     return KasRequestError(f"KAS request error: {kas_url} refused {kao_id}: {error}")
 
 
@@ -245,7 +267,7 @@ def unwrap_response(
             kao_id = str(result.get("keyAccessObjectId", ""))
             if result.get("status") != "permit":
                 err = str(result.get("error") or result.get("status") or "no reason given")
-                results[kao_id] = _refusal(kas_url, kao_id or "the key", err)
+                results[kao_id] = refusal(kas_url, kao_id or "the key", err)
                 continue
             try:
                 wrapped = b64decode(str(result.get("kasWrappedKey", "")), "kasWrappedKey")

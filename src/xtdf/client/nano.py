@@ -86,10 +86,12 @@ def decrypt(
 
 
 def rewrap_request(data: bytes) -> tuple[str, PolicyRequest]:
-    """The KAS URL from the header, and the rewrap request entry carrying the header."""
+    """The KAS URL from the header, and the rewrap request entry carrying the header;
+    PolicyBindingError for a header whose ECDSA binding is empty."""
     from xtdf.formats import nano
 
     header, size = nano.parse_header(data)
+    nano.require_binding(header)  # an empty binding binds nothing: no KAS is asked
     kas_url = header.kas.url
     kao = {"url": kas_url, "protocol": "kas", "header": b64encode(data[:size])}
     return kas_url, PolicyRequest("policy", "", [(KAO_ID, kao)], algorithm=EC_P256)

@@ -4,7 +4,7 @@
 key) gets the symmetric key with ``derive_key_offline``; ``decrypt`` opens it with that key.
 """
 
-from xtdf.formats.nano.binding import binding_id, verify_policy_binding
+from xtdf.formats.nano.binding import binding_id, require_binding, verify_policy_binding
 from xtdf.formats.nano.container import NanoTDF, parse
 from xtdf.formats.nano.enums import CipherMode, Curve, PolicyMode, Protocol
 from xtdf.formats.nano.header import (
@@ -43,5 +43,6 @@ __all__ = [
     "policy_bytes_for_binding",
     "policy_object",
     "read_policy",
+    "require_binding",
     "verify_policy_binding",
 ]

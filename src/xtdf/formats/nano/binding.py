@@ -26,6 +26,7 @@ from xtdf.formats.nano.enums import Curve
 from xtdf.formats.nano.header import (
     GMAC_BINDING_SIZE,
     Header,
+    is_empty_ecdsa_binding,
     join_ecdsa_binding,
     policy_bytes_for_binding,
     split_ecdsa_binding,
@@ -54,6 +55,19 @@ def binding_id(header: Header) -> str:
     return sha256(r + s).hexdigest()
 
 
+EMPTY_BINDING_MESSAGE = (
+    "NanoTDF ECDSA policy binding is empty (r and s are 0 bytes): the policy is not bound "
+    "to the key, so the file is refused (older JS writers made such files)"
+)
+
+
+def require_binding(header: Header) -> None:
+    """Refuse an empty ECDSA binding before anything else (a KAS request included): it
+    cannot verify, and saying so beats a signature failure on ``r = s = 0``."""
+    if is_empty_ecdsa_binding(header):
+        raise PolicyBindingError(EMPTY_BINDING_MESSAGE)
+
+
 def verify_policy_binding(header: Header, key: bytes | None = None) -> None:
     """Raise PolicyBindingError unless the binding matches the policy.
 
@@ -61,6 +75,7 @@ def verify_policy_binding(header: Header, key: bytes | None = None) -> None:
     itself is unkeyed, but with a key an encrypted policy must also pass its GCM tag, which
     is what actually ties the policy to the key.
     """
+    require_binding(header)
     data = policy_bytes_for_binding(header)
     if header.ecdsa_binding:
         r, s = split_ecdsa_binding(header.binding, header.curve)

@@ -137,8 +137,20 @@ class Header:
         )
 
 
+#: an ECDSA binding with zero-length ``r`` and ``s``: some older JS writers made these. It
+#: parses (so ``inspect`` can describe the file) but binds nothing, so no reader accepts it.
+EMPTY_ECDSA_BINDING = b"\x00\x00"
+
+
+def is_empty_ecdsa_binding(header: Header) -> bool:
+    return header.ecdsa_binding and header.binding == EMPTY_ECDSA_BINDING
+
+
 def split_ecdsa_binding(binding: bytes, curve: Curve) -> tuple[bytes, bytes]:
-    """``u8 len(r) || r || u8 len(s) || s`` -> (r, s); each at most the curve's scalar size."""
+    """``u8 len(r) || r || u8 len(s) || s`` -> (r, s); each at most the curve's scalar size,
+    and at least one byte unless both are empty (:data:`EMPTY_ECDSA_BINDING`)."""
+    if binding == EMPTY_ECDSA_BINDING:
+        return b"", b""
     cur = Cursor(binding)
     r = cur.take(cur.uint(1, "ECDSA policy binding r length"), "ECDSA policy binding r")
     s = cur.take(cur.uint(1, "ECDSA policy binding s length"), "ECDSA policy binding s")

@@ -1,4 +1,8 @@
-"""``xtdf inspect`` for NanoTDF: every header field, without any key."""
+"""``xtdf inspect`` for NanoTDF: every header field, without any key.
+
+A file that no reader would accept but that is well-formed (an empty ECDSA binding) is
+described all the same, with ``warnings`` saying why a decrypt will refuse it.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ from typing import Any
 
 from xtdf.errors import FormatError
 from xtdf.formats import jsonlimits
+from xtdf.formats.nano.binding import EMPTY_BINDING_MESSAGE
 from xtdf.formats.nano.container import NanoTDF, parse, read_bounded
 from xtdf.formats.nano.enums import Curve
+from xtdf.formats.nano.header import Header, is_empty_ecdsa_binding, split_ecdsa_binding
 from xtdf.formats.nano.locator import ResourceLocator
 
 
@@ -44,6 +50,15 @@ def _policy(tdf: NanoTDF) -> dict[str, Any]:
     return out
 
 
+def _binding(h: Header) -> dict[str, Any]:
+    out: dict[str, Any] = {"mode": "ecdsa" if h.ecdsa_binding else "gmac"}
+    out["valueHex"] = h.binding.hex()
+    if h.ecdsa_binding:
+        r, s = split_ecdsa_binding(h.binding, h.curve)
+        out |= {"rHex": r.hex(), "sHex": s.hex(), "empty": not r and not s}
+    return out
+
+
 def describe_bytes(data: bytes) -> dict[str, Any]:
     tdf = parse(data)
     h = tdf.header
@@ -52,10 +67,7 @@ def describe_bytes(data: bytes) -> dict[str, Any]:
         "format": "nano",
         "version": "L1L",
         "kas": _locator(h.kas),
-        "binding": {
-            "mode": "ecdsa" if h.ecdsa_binding else "gmac",
-            "valueHex": h.binding.hex(),
-        },
+        "binding": _binding(h),
         "curve": h.curve.curve_name,
         "cipher": {"mode": int(h.cipher), "tagBits": h.cipher.tag_bits},
         "policy": _policy(tdf),
@@ -70,6 +82,8 @@ def describe_bytes(data: bytes) -> dict[str, Any]:
         "hasSignature": h.has_signature,
         "signature": None,
     }
+    if is_empty_ecdsa_binding(h):
+        info["warnings"] = [EMPTY_BINDING_MESSAGE]
     if tdf.signature is not None:
         info["signature"] = {
             "curve": Curve(h.signature_curve).curve_name,
