@@ -43,7 +43,9 @@ def test_matrix_parametrised_per_sdk_version(project: pytest.Pytester) -> None:
             assert encrypt_sdk.path.name == "cli.sh"
         """
     )
-    result = project.runpytest("--sdks=alpha", "--sdks-decrypt=beta", "--containers=nano", "-v")
+    result = project.runpytest(
+        "--sdks=alpha", "--sdks-decrypt=beta", "--containers=nano", "-v", "--matrix-table"
+    )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         ["*test_cell?alpha@v1-beta@main-nano? PASSED*", "*alpha@v1 -> beta@main [[]nano[]]*1*"]
@@ -154,3 +156,127 @@ def test_stats_json_accounts_for_sdk_process_time(project: pytest.Pytester) -> N
         "sdk:supports:beta@main": 1,
     }
     assert spent["sdk_seconds"] > 0 and 0 < spent["overhead_share"] < 1
+
+
+MATRIX = """
+import os
+import pytest
+
+def test_rt(request, encrypt_sdk, decrypt_sdk, container, tmp_path):
+    pair = (str(encrypt_sdk), str(decrypt_sdk))
+    if pair == ("alpha@v2", "beta@main"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason="alpha@v2 writes no kid"))
+        assert False
+    if pair == ("beta@main", "alpha@v1"):
+        pytest.skip("beta cannot encrypt for alpha")
+    if pair == ("alpha@v1", "beta@main") and os.environ.get("XTDF_TEST_BREAK"):
+        ct = tmp_path / "ct.tdf"
+        ct.write_bytes(b"x")
+        decrypt_sdk.decrypt(ct, tmp_path / "rt", container)
+
+def test_vector():
+    pass
+"""
+BETA_CLI = """#!/bin/sh
+[ "$1" = supports ] && exit 1
+echo "beta: manifest rejected (<b>bold</b>)" >&2
+exit 3
+"""
+
+
+def _matrix_project(project: pytest.Pytester) -> pytest.Pytester:
+    (project.path / "sdk" / "beta" / "dist" / "main" / "cli.sh").write_text(BETA_CLI)
+    project.makepyfile(test_m=MATRIX)
+    return project
+
+
+def _grid_block(lines: list[str], title: str) -> list[str]:
+    start = next(i for i, line in enumerate(lines) if line.startswith(title + " "))
+    return [line.split() for line in lines[start : start + 4]]
+
+
+def test_grid_report_and_changes_over_two_runs(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _matrix_project(project)
+    args = ("--sdks=alpha@v1 alpha@v2 beta", "--containers=nano")
+    first = project.runpytest(*args)
+    first.assert_outcomes(passed=8, skipped=1, xfailed=1)
+    lines = first.stdout.lines
+    assert _grid_block(lines, "nano") == [
+        ["nano", "1", "2", "3"],
+        ["1", "alpha@v1", "1/1", "1/1", "1/1"],
+        ["2", "alpha@v2", "1/1", "1/1", "0/1", "x1"],
+        ["3", "beta@main", "0/1", "s1", "1/1", "1/1"],
+    ]
+    first.stdout.fnmatch_lines(["no previous run to compare with"])
+    assert not any("alpha@v1 -> beta@main [[]nano" in line for line in lines)  # no long table
+    stats = json.loads((project.path / ".xtdf" / "last-run.json").read_text())
+    nodeid = "test_m.py::test_rt[alpha@v1-beta@main-nano]"
+    assert stats["outcomes"][nodeid] == "passed"
+    assert stats["outcomes"]["test_m.py::test_vector"] == "passed"
+    report = project.path / ".xtdf" / "report.html"
+    assert lines[-1] == f"xtdf report: {report}"
+
+    monkeypatch.setenv("XTDF_TEST_BREAK", "1")
+    second = project.runpytest(*args, "--matrix-table")
+    second.assert_outcomes(passed=7, failed=1, skipped=1, xfailed=1)
+    lines = second.stdout.lines
+    assert _grid_block(lines, "nano")[1] == ["1", "alpha@v1", "1/1", "1/1", "0/1", "F1*"]
+    second.stdout.fnmatch_lines(
+        [
+            "changed since the last run: 1 cell(s)",
+            "  alpha@v1 -> beta@main [[]nano[]]: 1/1 -> 0/1 F1",
+            "    test_rt[[]alpha@v1-beta@main-nano[]]: passed -> failed",
+            "*xtdf matrix (encrypt -> decrypt, container)*",  # --matrix-table
+            "alpha@v1 -> beta@main [[]nano[]]*0*1*0*0*0",
+        ]
+    )
+    html = report.read_text()
+    changes = html[html.index('id="changes"') : html.index('id="grids"')]
+    assert "alpha@v1 -&gt; beta@main [nano]" in changes and "passed &rarr;" in changes
+    # the failing SDK's own stderr is in the report, escaped
+    assert "beta: manifest rejected (&lt;b&gt;bold&lt;/b&gt;)" in html
+    assert "alpha@v2 writes no kid" in html  # the strict xfail's reason
+    assert (
+        json.loads((project.path / ".xtdf" / "last-run.json").read_text())["outcomes"][nodeid]
+        == "failed"
+    )
+
+
+def test_grid_cells_survive_xdist(project: pytest.Pytester) -> None:
+    _matrix_project(project)
+    result = project.runpytest_subprocess(
+        "-n", "2", "--sdks=alpha@v1 beta", "--containers=ztdf", "--stats-json=s.json"
+    )
+    result.assert_outcomes(passed=4, skipped=1)
+    assert _grid_block(result.stdout.lines, "ztdf")[1:3] == [
+        ["1", "alpha@v1", "1/1", "1/1"],
+        ["2", "beta@main", "0/1", "s1", "1/1"],
+    ]
+    assert (project.path / "report.html").is_file()  # beside --stats-json
+
+
+def test_grid_in_colour_only_when_asked(project: pytest.Pytester) -> None:
+    _matrix_project(project)
+    plain = project.runpytest("--sdks=alpha@v2 beta", "--containers=nano", "--no-report-html")
+    assert not any("\x1b[" in line for line in plain.stdout.lines)
+    assert not (project.path / ".xtdf" / "report.html").exists()
+    colour = project.runpytest(
+        "--sdks=alpha@v2 beta", "--containers=nano", "--no-report-html", "--color=yes"
+    )
+    row = next(line for line in colour.stdout.lines if "alpha@v2" in line and "x1" in line)
+    assert "\x1b[33m" in row and "\x1b[32m" in row  # yellow known limit, green pass
+
+
+def test_unwritable_report_path_is_one_line_and_leaves_the_run_alone(
+    project: pytest.Pytester,
+) -> None:
+    _matrix_project(project)
+    (project.path / "out").mkdir()
+    result = project.runpytest("--sdks=alpha@v1", "--containers=nano", "--report-html=out")
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["HTML report not written: out: Is a directory"])
+    assert "Traceback" not in result.stdout.str()
+    assert [p.name for p in project.path.iterdir() if p.name.startswith(".out")] == []

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from xtdf.harness import options as opts
-from xtdf.harness import platform_env, scheduling, timing
+from xtdf.harness import platform_env, report, scheduling, timing
 from xtdf.harness.cache import SharedCache
 from xtdf.harness.ciphertexts import CipherTexts, kas_fingerprint
-from xtdf.harness.report import CELL_PROPERTY, MatrixReport
+from xtdf.harness.report import MatrixReport
 from xtdf.harness.sdks import SDK, discover, select, valid_names
 
 SIZES = {"small": 5 * 1024, "large": 5 * 1024**3}
@@ -60,6 +60,7 @@ HARNESS = pytest.StashKey[Harness]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     opts.add_options(parser)
+    report.add_options(parser)
 
 
 def _project_root(config: pytest.Config) -> Path:
@@ -121,9 +122,16 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[HARNESS] = harness
     if not _is_worker(config):
-        stats_json = get("stats_json")
+        stats_json = Path(get("stats_json") or root / ".xtdf" / "last-run.json")
+        html = get("report_html")
         harness.report = MatrixReport(
-            config, Path(stats_json) if stats_json else root / ".xtdf" / "last-run.json"
+            config,
+            stats_json,
+            # beside the stats it is made from: a run with its own --stats-json (the smoke
+            # tests, the bench) leaves the last `make xtest`'s report alone
+            html=None
+            if get("no_report_html")
+            else Path(html or stats_json.with_name("report.html")),
         )
         config.pluginmanager.register(harness.report, "xtdf-matrix-report")
 
@@ -154,14 +162,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        if "encrypt_sdk" in params or "decrypt_sdk" in params:
-            cell = " -> ".join(
-                str(params[k]) for k in ("encrypt_sdk", "decrypt_sdk") if k in params
-            )
-            if "container" in params:
-                cell += f" [{params['container']}]"
-            item.user_properties.append((CELL_PROPERTY, cell))
+        item.user_properties.extend(report.cell_properties(params))
     scheduling.cluster_by_family(items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """Attach the failing SDK's whole output to the report (the HTML report shows it)."""
+    rep = yield
+    section = report.sdk_output_section(call.excinfo)
+    if section is not None:
+        rep.sections.append(section)
+    return rep
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

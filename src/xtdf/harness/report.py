@@ -1,22 +1,108 @@
-"""Controller side: the matrix table and the cache statistics gathered from workers.
+"""Controller side: the matrix grid, the HTML report and the cache statistics.
 
 Workers put their cache counters in ``workeroutput`` at the end of their session; the
 controller receives them in ``pytest_testnodedown`` and every test report through
-``pytest_runtest_logreport``, so the summary is built in one place for any ``-n``.
+``pytest_runtest_logreport``, so the summary is built in one place for any ``-n``. Each
+test's reports fold into one ``grid.TestResult``; every test's last known outcome goes into
+the stats JSON (``.xtdf/last-run.json``) so the next run can say which cells changed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from xtdf.harness import grid
+
 CELL_PROPERTY = "xtdf_cell"
-OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped")
+#: the cell's axes as a dict (encrypt, decrypt, container), so the grid need not parse
+#: ``CELL_PROPERTY``: "py@main" alone could be either side
+AXES_PROPERTY = "xtdf_axes"
+OUTCOMES = grid.OUTCOMES
+#: at most this much of one test's traceback and captured output goes into the report
+OUTPUT_CAP = 12_000
+SDK_OUTPUT_CAP = 8_000
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("xtdf", "cross-SDK matrix")
+    group.addoption(
+        "--matrix-table",
+        action="store_true",
+        help="also print the long table, one line per (encrypt, decrypt, container) cell",
+    )
+    group.addoption(
+        "--report-html",
+        metavar="PATH",
+        help="write the self-contained HTML report here (default: report.html beside the "
+        "stats JSON, .xtdf/report.html)",
+    )
+    group.addoption("--no-report-html", action="store_true", help="write no HTML report")
+
+
+def cell_properties(params: dict[str, Any]) -> list[tuple[str, object]]:
+    """The user properties that place a matrix test in its cell (none for other tests)."""
+    if "encrypt_sdk" not in params and "decrypt_sdk" not in params:
+        return []
+    axes = {
+        axis: str(params[k])
+        for axis, k in (("encrypt", "encrypt_sdk"), ("decrypt", "decrypt_sdk"))
+        if k in params
+    }
+    cell = " -> ".join(axes.values())
+    if "container" in params:
+        axes["container"] = str(params["container"])
+        cell += f" [{params['container']}]"
+    return [(CELL_PROPERTY, cell), (AXES_PROPERTY, axes)]
+
+
+def sdk_output_section(
+    excinfo: pytest.ExceptionInfo[BaseException] | None,
+) -> tuple[str, str] | None:
+    """The full output of the SDK process that failed a test, as a report section.
+
+    ``SdkError``'s message carries only the last lines of stderr; this is all of it (up
+    to a cap), so the HTML report can show what the SDK said.
+    """
+    from xtdf.harness.sdks import SdkError
+
+    exc: BaseException | None = excinfo.value if excinfo is not None else None
+    for _ in range(4):  # the SdkError may be the cause of what the test raised
+        if exc is None or isinstance(exc, SdkError):
+            break
+        exc = exc.__cause__ or exc.__context__
+    if not isinstance(exc, SdkError):
+        return None
+    parts = []
+    if exc.stderr.strip():
+        parts.append("--- stderr ---\n" + _cap(exc.stderr, SDK_OUTPUT_CAP))
+    if exc.stdout.strip():
+        parts.append("--- stdout ---\n" + _cap(exc.stdout, SDK_OUTPUT_CAP))
+    title = str(exc).split(":", 1)[0]
+    return f"SDK output: {title}", "\n".join(parts) or "(no output)"
+
+
+def _cap(text: str, limit: int) -> str:
+    """Keep the start and, mostly, the end, where the error usually is."""
+    if len(text) <= limit:
+        return text
+    head = limit // 5
+    tail = limit - head
+    return f"{text[:head]}\n[... {len(text) - limit} characters cut ...]\n{text[-tail:]}"
+
+
+def platform_label() -> str:
+    """Which platform the run talks to, read before any fixture exports its variables."""
+    url = os.environ.get("PLATFORMURL")
+    if url:
+        return f"external platform at {url}"
+    return "embedded xtdf platform (http://localhost:8080)"
 
 
 def outcome_of(report: pytest.TestReport) -> str | None:
@@ -32,21 +118,79 @@ def outcome_of(report: pytest.TestReport) -> str | None:
     return None
 
 
+def _reason(report: pytest.TestReport, outcome: str) -> str:
+    """One line that says why: the skip or xfail reason, or the failure's message."""
+    if outcome == "skipped" and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    if outcome in ("xfailed", "xpassed"):
+        return str(getattr(report, "wasxfail", "")).removeprefix("reason: ")
+    if outcome == "failed":
+        crash = getattr(report.longrepr, "reprcrash", None)
+        if crash is not None:
+            return str(crash.message).split("\n", 1)[0]
+        return str(report.longrepr).strip().split("\n", 1)[0]
+    return ""
+
+
+def _output(report: pytest.TestReport) -> str:
+    """Traceback and captured sections (the SDK's output among them), capped."""
+    parts = []
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        parts.append(_cap(report.longreprtext, OUTPUT_CAP))
+    for title, content in report.sections:
+        if content.strip():
+            parts.append(f"----- {title} -----\n{_cap(content, OUTPUT_CAP)}")
+    return "\n".join(parts)
+
+
 class MatrixReport:
-    def __init__(self, config: pytest.Config, stats_json: Path | None) -> None:
+    def __init__(
+        self, config: pytest.Config, stats_json: Path | None, html: Path | None = None
+    ) -> None:
         self.config = config
         self.stats_json = stats_json
+        self.html = html
         self.started = time.perf_counter()
-        self.cells: dict[str, Counter[str]] = defaultdict(Counter)
+        self.platform = platform_label()
+        self.results: dict[str, grid.TestResult] = {}
         self.worker_stats: dict[str, dict[str, Any]] = {}
+        self.previous = _previous_outcomes(stats_json)
+        self.report_seconds: float | None = None
+        self.html_written: Path | None = None
+
+    @property
+    def cells(self) -> dict[str, Counter[str]]:
+        """Outcome counts per cell, keyed by the cell's name (``a -> b [container]``)."""
+        out: dict[str, Counter[str]] = {}
+        for r in self.results.values():
+            if r.cell and r.outcome:
+                out.setdefault(r.cell, Counter())[r.outcome] += 1
+        return out
 
     # -- hooks -----------------------------------------------------------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        cell = dict(report.user_properties).get(CELL_PROPERTY)
         outcome = outcome_of(report)
-        if cell is None or outcome is None:
+        r = self.results.get(report.nodeid)
+        if r is None:
+            props = dict(report.user_properties)
+            axes = props.get(AXES_PROPERTY)
+            key = None
+            if isinstance(axes, dict):
+                key = grid.CellKey(
+                    self.platform, axes.get("container"), axes.get("encrypt"), axes.get("decrypt")
+                )
+            cell = props.get(CELL_PROPERTY)
+            r = grid.TestResult(report.nodeid, "", key=key, cell=cell if cell else None)
+            self.results[report.nodeid] = r
+        r.duration += report.duration
+        if outcome is None or (r.outcome and outcome != "failed"):
             return
-        self.cells[cell][outcome] += 1
+        if r.outcome == "failed":  # an error in teardown after a failure: keep both
+            r.output += "\n" + _output(report)
+            return
+        r.outcome = outcome
+        r.reason = _reason(report, outcome)
+        r.output = _output(report) if outcome in ("failed", "xfailed", "xpassed") else ""
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         out = getattr(node, "workeroutput", {}) or {}
@@ -100,24 +244,107 @@ class MatrixReport:
             "calls": dict(sorted(calls.items())),
         }
 
+    def matrix(self) -> grid.Matrix:
+        return grid.build([r for r in self.results.values() if r.outcome], self.previous)
+
+    def outcomes(self) -> dict[str, str]:
+        """Each test's outcome in the last run that ran it: this run's, and the previous
+        file's for tests this run did not select, so a narrowed run (``--focus``, ``-k``)
+        does not make the next full run forget what it is compared with."""
+        merged = dict(self.previous or {})
+        merged.update((n, r.outcome) for n, r in self.results.items() if r.outcome)
+        return dict(sorted(merged.items()))
+
     def as_dict(self) -> dict[str, Any]:
         wall = time.perf_counter() - self.started
         return {
             "wall_seconds": round(wall, 3),
+            "platform": self.platform,
             "matrix": {cell: dict(c) for cell, c in sorted(self.cells.items())},
+            "outcomes": self.outcomes(),
             "cache": {"total": self.totals(), "workers": self.worker_stats},
             "time": self.time_spent(wall),
+            "report_seconds": self.report_seconds,
         }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         tr = terminalreporter
+        started = time.perf_counter()
+        matrix = self.matrix()
         data = self.as_dict()
-        if self.cells:
-            tr.write_sep("=", "xtdf matrix (encrypt -> decrypt, container)")
-            width = max(len(c) for c in self.cells) + 2
-            tr.write_line("cell".ljust(width) + " ".join(f"{o:>8}" for o in OUTCOMES))
-            for cell, counts in sorted(self.cells.items()):
-                tr.write_line(cell.ljust(width) + " ".join(f"{counts[o]:>8}" for o in OUTCOMES))
+        if matrix.grids:
+            self._write_grid(tr, matrix)
+        if self.config.getoption("matrix_table", False) and self.cells:
+            self._write_table(tr)
+        self._write_cache(tr, data)
+        compat = self.config.getoption("compat_md", None)
+        if compat:
+            from xtdf.harness.compat import render, update
+            from xtdf.harness.plugin import HARNESS
+
+            h = self.config.stash[HARNESS]
+            command = "cd xtest && pytest " + " ".join(self.config.invocation_params.args)
+            update(Path(compat), render(self.cells, [*h.encrypt_sdks, *h.decrypt_sdks], command))
+            tr.write_line(f"compatibility table written to {compat}")
+        if self.html is not None and self.results:
+            self._write_html(tr, matrix, data)
+        self.report_seconds = round(time.perf_counter() - started, 3)
+        data["report_seconds"] = self.report_seconds
+        if self.stats_json is not None:
+            self.stats_json.parent.mkdir(parents=True, exist_ok=True)
+            self.stats_json.write_text(json.dumps(data, indent=2, sort_keys=True))
+            tr.write_line(f"statistics written to {self.stats_json}")
+
+    def _write_html(self, tr: Any, matrix: grid.Matrix, data: dict[str, Any]) -> None:
+        from xtdf.harness import html_report
+
+        assert self.html is not None
+        started = time.perf_counter()
+        try:
+            html_report.write(self.html, matrix, data, self._meta())
+        except OSError as exc:  # a bad --report-html path costs the report, not the run
+            tr.write_line(f"HTML report not written: {self.html}: {exc.strerror or exc}", red=True)
+            return
+        self.html_written = self.html.resolve()
+        tr.write_line(
+            f"HTML report written to {self.html_written} ({time.perf_counter() - started:.2f} s)"
+        )
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """Name the report once more after pytest's own summary, which with ``-ra`` can run
+        to hundreds of lines below the grid."""
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+        if self.html_written is not None and tr is not None:
+            tr.write_line(f"xtdf report: {self.html_written}")
+
+    def _meta(self) -> dict[str, Any]:
+        args = " ".join(self.config.invocation_params.args)
+        return {
+            "command": f"pytest {args}".strip(),
+            "directory": str(self.config.invocation_params.dir),
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        }
+
+    def _write_grid(self, tr: Any, matrix: grid.Matrix) -> None:
+        tr.write_sep("=", "xtdf compatibility grid (encrypt: rows, decrypt: columns)")
+        width = getattr(getattr(tr, "_tw", None), "fullwidth", 120)
+        for line in grid.terminal_lines(matrix, width=width, colour=tr.hasmarkup):
+            for text, markup in line:
+                tr.write(text, **markup)
+            tr.write_line("")
+        tr.write_line("")
+        for line in grid.change_lines(matrix):
+            tr.write_line(line)
+
+    def _write_table(self, tr: Any) -> None:
+        cells = self.cells
+        tr.write_sep("=", "xtdf matrix (encrypt -> decrypt, container)")
+        width = max(len(c) for c in cells) + 2
+        tr.write_line("cell".ljust(width) + " ".join(f"{o:>8}" for o in OUTCOMES))
+        for cell, counts in sorted(cells.items()):
+            tr.write_line(cell.ljust(width) + " ".join(f"{counts[o]:>8}" for o in OUTCOMES))
+
+    def _write_cache(self, tr: Any, data: dict[str, Any]) -> None:
         if any(s.get("keys") for s in self.worker_stats.values()):
             tr.write_sep("=", "xtdf shared ciphertext cache")
             tr.write_line(
@@ -142,16 +369,14 @@ class MatrixReport:
                 f"{spent['worker_seconds']:.1f} worker-seconds; harness overhead "
                 f"{spent['overhead_share']:.1%}"
             )
-        compat = self.config.getoption("compat_md", None)
-        if compat:
-            from xtdf.harness.compat import render, update
-            from xtdf.harness.plugin import HARNESS
 
-            h = self.config.stash[HARNESS]
-            command = "cd xtest && pytest " + " ".join(self.config.invocation_params.args)
-            update(Path(compat), render(self.cells, [*h.encrypt_sdks, *h.decrypt_sdks], command))
-            tr.write_line(f"compatibility table written to {compat}")
-        if self.stats_json is not None:
-            self.stats_json.parent.mkdir(parents=True, exist_ok=True)
-            self.stats_json.write_text(json.dumps(data, indent=2, sort_keys=True))
-            tr.write_line(f"statistics written to {self.stats_json}")
+
+def _previous_outcomes(stats_json: Path | None) -> dict[str, str] | None:
+    """The last run's outcome per test, or None when there is no usable last run."""
+    if stats_json is None or not stats_json.is_file():
+        return None
+    try:
+        outcomes = json.loads(stats_json.read_text()).get("outcomes")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return outcomes if isinstance(outcomes, dict) else None
