@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from xtdf.harness import grid
 from xtdf.harness.grid import CellKey, TestResult
 
@@ -150,3 +152,27 @@ def test_terminal_grid_wraps_columns_to_the_width() -> None:
     assert any(line.startswith("ztdf (cont.)") for line in lines)
     # every cell is still there: 12 rows x 12 columns of 1/1
     assert sum(line.count("1/1") for line in lines) == 144
+
+
+def test_a_record_reads_back_as_the_same_test_with_its_output_capped() -> None:
+    r = result("a", "failed", enc=JS)
+    r.duration, r.reason, r.output = 1.23456, "boom", "x" * 10 + "tail"
+    back = grid.from_record(r.nodeid, r.record(output_cap=4))
+    assert (back.nodeid, back.outcome, back.key, back.reason) == (r.nodeid, "failed", r.key, "boom")
+    assert back.duration == 1.235 and back.output == "[...]\ntail"
+    plain = grid.from_record("t::x", TestResult("t::x", "passed").record())
+    assert plain.key is None and plain.outcome == "passed"
+
+
+@pytest.mark.parametrize(
+    "rec",
+    [
+        {"outcome": "won"},
+        [],
+        {"outcome": "passed", "duration": "slow"},
+        {"outcome": "passed", "platform": "p", "encrypt": 3},
+    ],
+)
+def test_a_malformed_record_is_a_value_error_naming_the_test(rec: object) -> None:
+    with pytest.raises(ValueError, match="test 't::x' has"):
+        grid.from_record("t::x", rec)  # type: ignore[arg-type]

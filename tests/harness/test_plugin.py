@@ -280,3 +280,61 @@ def test_unwritable_report_path_is_one_line_and_leaves_the_run_alone(
     result.stdout.fnmatch_lines(["HTML report not written: out: Is a directory"])
     assert "Traceback" not in result.stdout.str()
     assert [p.name for p in project.path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_report_also_shows_another_platforms_run_beside_this_one(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _matrix_project(project)
+    args = ("--sdks=alpha@v2 beta", "--containers=ztdf")
+    with monkeypatch.context() as m:
+        m.setenv("PLATFORMURL", "http://localhost:9080")
+        m.setenv("XTDF_TEST_BREAK", "1")  # ignored by these SDKs: a different grid all the same
+        other = project.runpytest(*args, "--stats-json=other/stats.json")
+    other.assert_outcomes(passed=4, xfailed=1)
+    result = project.runpytest(
+        "--sdks=alpha@v1 beta", "--containers=ztdf", "--report-also=other/stats.json"
+    )
+    result.assert_outcomes(passed=4, skipped=1)
+    lines = result.stdout.lines
+    here = lines.index("platform: embedded xtdf platform (http://localhost:8080)")
+    there = lines.index(
+        "platform: external platform at http://localhost:9080 (not run now: from other/stats.json)"
+    )
+    assert here < there
+    # one numbering of SDKs for the whole report: alpha@v2 is 2 on both platforms
+    assert _grid_block(lines[there:], "ztdf")[:3] == [
+        ["ztdf", "2", "3"],
+        ["2", "alpha@v2", "1/1", "0/1", "x1"],
+        ["3", "beta@main", "1/1", "1/1"],
+    ]
+    html = (project.path / ".xtdf" / "report.html").read_text()
+    assert html.count('<table class="grid"') == 2
+    assert "Not run now: read from <code>other/stats.json</code>" in html
+    assert "alpha@v2 writes no kid" in html  # the other run's xfail reason came along
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "*--report-also gone.json: No such file or directory"),
+        ("{", "*--report-also gone.json: not a stats JSON: Expecting property name*"),
+        ('{"tests": {}}', "*--report-also gone.json: not a stats JSON: it has no tests*"),
+        ('{"tests": {"t": {"outcome": "won"}}}', "*not a stats JSON: test 't' has no known*"),
+        (
+            '{"tests": {"t": {"outcome": "passed", "platform": '
+            '"embedded xtdf platform (http://localhost:8080)"}}}',
+            "*its platform (embedded xtdf platform (http://localhost:8080)) is already in this*",
+        ),
+    ],
+)
+def test_report_also_refuses_what_is_not_another_platforms_run(
+    project: pytest.Pytester, content: str | None, message: str
+) -> None:
+    project.makepyfile("def test_x(): pass\n")
+    if content is not None:
+        (project.path / "gone.json").write_text(content)
+    result = project.runpytest("--report-also=gone.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str()

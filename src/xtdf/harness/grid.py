@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from xtdf.harness.options import CONTAINERS
 
@@ -20,6 +21,8 @@ OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped")
 #: the mark of each non-passing outcome in a cell, in the order they are shown
 MARKS = {"failed": "F", "xpassed": "X", "xfailed": "x", "skipped": "s"}
 CHANGED = "*"
+#: how much of a failure's output the stats JSON keeps per test (the HTML report has it all)
+RECORD_OUTPUT_CAP = 4_000
 LEGEND = (
     "passed/total; F failed, X xpassed, x known limit (strict xfail), s skipped; "
     f"{CHANGED} changed since the last run"
@@ -80,9 +83,50 @@ class TestResult:
     def name(self) -> str:
         return self.nodeid.rsplit("::", 1)[-1]
 
+    def record(self, output_cap: int = RECORD_OUTPUT_CAP) -> dict[str, Any]:
+        """The test as the stats JSON keeps it, so a later run on another platform can show
+        this run's grids beside its own (``from_record``)."""
+        rec: dict[str, Any] = {"outcome": self.outcome, "duration": round(self.duration, 3)}
+        if self.reason:
+            rec["reason"] = self.reason
+        if self.output:
+            out = self.output
+            rec["output"] = out if len(out) <= output_cap else "[...]\n" + out[-output_cap:]
+        if self.key is not None:
+            rec.update(
+                platform=self.key.platform,
+                container=self.key.container,
+                encrypt=self.key.encrypt,
+                decrypt=self.key.decrypt,
+            )
+        return rec
+
     @property
     def changed(self) -> bool:
         return self.previous is not None and self.previous != self.outcome
+
+
+def from_record(nodeid: str, rec: Mapping[str, Any]) -> TestResult:
+    """A ``TestResult.record`` read back; raises ValueError naming what is wrong."""
+    if not isinstance(rec, Mapping) or rec.get("outcome") not in OUTCOMES:
+        raise ValueError(f"test {nodeid!r} has no known outcome")
+    key = None
+    if rec.get("platform"):
+        axes = [rec.get(a) for a in ("container", "encrypt", "decrypt")]
+        if not all(a is None or isinstance(a, str) for a in axes):
+            raise ValueError(f"test {nodeid!r} has a malformed cell")
+        key = CellKey(str(rec["platform"]), *axes)
+    duration = rec.get("duration") or 0.0
+    if not isinstance(duration, int | float):
+        raise ValueError(f"test {nodeid!r} has a malformed duration")
+    return TestResult(
+        nodeid,
+        rec["outcome"],
+        duration=float(duration),
+        reason=str(rec.get("reason") or ""),
+        output=str(rec.get("output") or ""),
+        key=key,
+    )
 
 
 @dataclass
@@ -197,11 +241,17 @@ def container_order(container: str | None) -> tuple:
     return (1, container)
 
 
-def build(results: Iterable[TestResult], previous: Mapping[str, str] | None = None) -> Matrix:
+def build(
+    results: Iterable[TestResult],
+    previous: Mapping[str, str] | None = None,
+    imported: Iterable[TestResult] = (),
+) -> Matrix:
     """Group results into grids and mark what changed since ``previous`` (nodeid -> outcome).
 
     A test that was not in the previous run is not a change (narrowing or widening the
     selection changes nothing); one whose outcome differs is, and its cell with it.
+    ``imported`` are another run's matrix tests (another platform's), shown as they were:
+    ``previous`` is this run's history, not theirs.
     """
     cells: dict[CellKey, Cell] = {}
     others: list[TestResult] = []
@@ -212,6 +262,9 @@ def build(results: Iterable[TestResult], previous: Mapping[str, str] | None = No
             others.append(r)
             continue
         cells.setdefault(r.key, Cell(r.key)).tests.append(r)
+    for r in imported:
+        if r.key is not None:
+            cells.setdefault(r.key, Cell(r.key)).tests.append(r)
     for cell in cells.values():
         cell.tests.sort(key=lambda t: (not t.changed, t.nodeid))
     groups: dict[tuple[str, str | None], list[Cell]] = {}
@@ -261,14 +314,22 @@ def sdk_numbers(sdks: Iterable[str]) -> dict[str, str]:
     return {s: str(i) for i, s in enumerate(sorted(set(sdks), key=sdk_order), 1)}
 
 
-def terminal_lines(matrix: Matrix, width: int = 120, colour: bool = False) -> list[list[Segment]]:
+def terminal_lines(
+    matrix: Matrix,
+    width: int = 120,
+    colour: bool = False,
+    sources: Mapping[str, str] | None = None,
+) -> list[list[Segment]]:
     """The grids as lines of (text, markup) segments; the caller writes them with pytest's
-    terminal writer, which drops the markup where colour is off (``--color``, NO_COLOR)."""
+    terminal writer, which drops the markup where colour is off (``--color``, NO_COLOR).
+    ``sources`` names the file of each platform read from another run."""
     lines: list[list[Segment]] = []
     numbers = sdk_numbers(matrix.sdks())
     for platform in matrix.platforms:
         grids = [g for g in matrix.grids if g.platform == platform]
-        lines.append([(f"platform: {platform}", _bold(colour))])
+        source = (sources or {}).get(platform)
+        note = f" (not run now: from {source})" if source else ""
+        lines.append([(f"platform: {platform}{note}", _bold(colour))])
         lines.append([(LEGEND, {})])
         cols_seen = [c for c in grids[0].cols if c] if grids else []
         legend = "  ".join(f"{numbers[s]} {s}" for s in cols_seen)

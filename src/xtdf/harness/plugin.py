@@ -132,6 +132,7 @@ def pytest_configure(config: pytest.Config) -> None:
             html=None
             if get("no_report_html")
             else Path(html or stats_json.with_name("report.html")),
+            imported=report.load_imported(get("report_also"), report.platform_label()),
         )
         config.pluginmanager.register(harness.report, "xtdf-matrix-report")
 

@@ -44,6 +44,14 @@ def add_options(parser: pytest.Parser) -> None:
         "stats JSON, .xtdf/report.html)",
     )
     group.addoption("--no-report-html", action="store_true", help="write no HTML report")
+    group.addoption(
+        "--report-also",
+        metavar="STATS_JSON",
+        action="append",
+        default=[],
+        help="show another run's grids beside this run's, from its stats JSON (a run on "
+        "another platform, made with its own --stats-json); may be given more than once",
+    )
 
 
 def cell_properties(params: dict[str, Any]) -> list[tuple[str, object]]:
@@ -105,6 +113,35 @@ def platform_label() -> str:
     return "embedded xtdf platform (http://localhost:8080)"
 
 
+def load_imported(paths: list[str], platform: str) -> dict[str, list[grid.TestResult]]:
+    """Other runs' matrix tests for ``--report-also``, by the file they came from; a file
+    that is not a stats JSON with tests is a usage error naming it and why, before any test
+    runs."""
+    out: dict[str, list[grid.TestResult]] = {}
+    seen = {platform}
+    for name in paths:
+        try:
+            data = json.loads(Path(name).read_text())
+            tests = data.get("tests") if isinstance(data, dict) else None
+            if not isinstance(tests, dict) or not tests:
+                raise ValueError("it has no tests (stats JSON written before the grid, or empty)")
+            found = [grid.from_record(nodeid, rec) for nodeid, rec in tests.items()]
+        except OSError as exc:
+            raise pytest.UsageError(f"--report-also {name}: {exc.strerror or exc}") from None
+        except ValueError as exc:  # JSONDecodeError included
+            raise pytest.UsageError(f"--report-also {name}: not a stats JSON: {exc}") from None
+        platforms = {r.key.platform for r in found if r.key is not None}
+        if platforms & seen:
+            clash = ", ".join(sorted(platforms & seen))
+            raise pytest.UsageError(
+                f"--report-also {name}: its platform ({clash}) is already in this report; "
+                "give the run of another platform"
+            )
+        seen |= platforms
+        out[name] = [r for r in found if r.key is not None]
+    return out
+
+
 def outcome_of(report: pytest.TestReport) -> str | None:
     """Fold setup/call/teardown reports into one outcome per test (None: not decisive)."""
     if report.when == "call" or (report.when == "setup" and not report.passed):
@@ -145,13 +182,18 @@ def _output(report: pytest.TestReport) -> str:
 
 class MatrixReport:
     def __init__(
-        self, config: pytest.Config, stats_json: Path | None, html: Path | None = None
+        self,
+        config: pytest.Config,
+        stats_json: Path | None,
+        html: Path | None = None,
+        imported: dict[str, list[grid.TestResult]] | None = None,
     ) -> None:
         self.config = config
         self.stats_json = stats_json
         self.html = html
         self.started = time.perf_counter()
         self.platform = platform_label()
+        self.imported = imported or {}
         self.results: dict[str, grid.TestResult] = {}
         self.worker_stats: dict[str, dict[str, Any]] = {}
         self.previous = _previous_outcomes(stats_json)
@@ -245,7 +287,8 @@ class MatrixReport:
         }
 
     def matrix(self) -> grid.Matrix:
-        return grid.build([r for r in self.results.values() if r.outcome], self.previous)
+        done = [r for r in self.results.values() if r.outcome]
+        return grid.build(done, self.previous, [r for rs in self.imported.values() for r in rs])
 
     def outcomes(self) -> dict[str, str]:
         """Each test's outcome in the last run that ran it: this run's, and the previous
@@ -262,6 +305,7 @@ class MatrixReport:
             "platform": self.platform,
             "matrix": {cell: dict(c) for cell, c in sorted(self.cells.items())},
             "outcomes": self.outcomes(),
+            "tests": {n: r.record() for n, r in sorted(self.results.items()) if r.outcome},
             "cache": {"total": self.totals(), "workers": self.worker_stats},
             "time": self.time_spent(wall),
             "report_seconds": self.report_seconds,
@@ -323,12 +367,20 @@ class MatrixReport:
             "command": f"pytest {args}".strip(),
             "directory": str(self.config.invocation_params.dir),
             "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            # platform -> the stats JSON its grids were read from (--report-also)
+            "imported": {
+                r.key.platform: name
+                for name, rs in self.imported.items()
+                for r in rs
+                if r.key is not None
+            },
         }
 
     def _write_grid(self, tr: Any, matrix: grid.Matrix) -> None:
         tr.write_sep("=", "xtdf compatibility grid (encrypt: rows, decrypt: columns)")
         width = getattr(getattr(tr, "_tw", None), "fullwidth", 120)
-        for line in grid.terminal_lines(matrix, width=width, colour=tr.hasmarkup):
+        sources = self._meta()["imported"]
+        for line in grid.terminal_lines(matrix, width=width, colour=tr.hasmarkup, sources=sources):
             for text, markup in line:
                 tr.write(text, **markup)
             tr.write_line("")
