@@ -8,7 +8,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from xtdf._proto.policy.attributes import attributes_pb2 as at
-from xtdf.platform.policy.rpc_support import Registrar, one_of, page
+from xtdf.platform.policy.rpc_support import Registrar, one_of, page, required, update_metadata
 from xtdf.platform.rpc import RpcError
 
 ATTRIBUTES = "policy.attributes.AttributesService"
@@ -154,3 +154,123 @@ def register(reg: Registrar) -> None:
         at.AssignPublicKeyToValueRequest,
         at.AssignPublicKeyToValueResponse,
     )(_assign("value", at.AssignPublicKeyToValueResponse, "value_key", "value_id"))
+
+    @rpc(
+        ATTRIBUTES,
+        "ListAttributeValues",
+        at.ListAttributeValuesRequest,
+        at.ListAttributeValuesResponse,
+        True,
+    )
+    def list_values(req: at.ListAttributeValuesRequest) -> Message:
+        resp = at.ListAttributeValuesResponse(values=store.list_values(req.attribute_id, req.state))
+        page(resp, "values", req)
+        return resp
+
+    @rpc(ATTRIBUTES, "UpdateAttribute", at.UpdateAttributeRequest, at.UpdateAttributeResponse)
+    def update_attribute(req: at.UpdateAttributeRequest) -> Message:
+        return at.UpdateAttributeResponse(
+            attribute=store.update_attribute(req.id, *update_metadata(req))
+        )
+
+    @rpc(
+        ATTRIBUTES,
+        "DeactivateAttribute",
+        at.DeactivateAttributeRequest,
+        at.DeactivateAttributeResponse,
+    )
+    def deactivate_attribute(req: at.DeactivateAttributeRequest) -> Message:
+        return at.DeactivateAttributeResponse(attribute=store.deactivate_attribute(req.id))
+
+    @rpc(
+        ATTRIBUTES,
+        "UpdateAttributeValue",
+        at.UpdateAttributeValueRequest,
+        at.UpdateAttributeValueResponse,
+    )
+    def update_value(req: at.UpdateAttributeValueRequest) -> Message:
+        return at.UpdateAttributeValueResponse(
+            value=store.update_value(req.id, *update_metadata(req))
+        )
+
+    @rpc(
+        ATTRIBUTES,
+        "DeactivateAttributeValue",
+        at.DeactivateAttributeValueRequest,
+        at.DeactivateAttributeValueResponse,
+    )
+    def deactivate_value(req: at.DeactivateAttributeValueRequest) -> Message:
+        return at.DeactivateAttributeValueResponse(value=store.deactivate_value(req.id))
+
+    def _ungrant(
+        kind: str, resp_t: type[Message], field: str, id_field: str
+    ) -> Callable[[Any], Message]:
+        def fn(req: Any) -> Message:
+            g = getattr(req, field)
+            obj, kas = store.remove_grant(
+                kind,
+                required(id_field, getattr(g, id_field)),
+                required("key_access_server_id", g.key_access_server_id),
+            )
+            resp = resp_t()
+            getattr(resp, field).CopyFrom(type(g)(**{id_field: obj, "key_access_server_id": kas}))
+            return resp
+
+        return fn
+
+    def _unassign(
+        kind: str, resp_t: type[Message], field: str, id_field: str
+    ) -> Callable[[Any], Message]:
+        def fn(req: Any) -> Message:
+            k = getattr(req, field)
+            obj, key = store.remove_key(
+                kind, required(id_field, getattr(k, id_field)), required("key_id", k.key_id)
+            )
+            resp = resp_t()
+            getattr(resp, field).CopyFrom(type(k)(**{id_field: obj, "key_id": key}))
+            return resp
+
+        return fn
+
+    rpc(
+        ATTRIBUTES,
+        "RemoveKeyAccessServerFromAttribute",
+        at.RemoveKeyAccessServerFromAttributeRequest,
+        at.RemoveKeyAccessServerFromAttributeResponse,
+    )(
+        _ungrant(
+            "attribute",
+            at.RemoveKeyAccessServerFromAttributeResponse,
+            "attribute_key_access_server",
+            "attribute_id",
+        )
+    )
+    rpc(
+        ATTRIBUTES,
+        "RemoveKeyAccessServerFromValue",
+        at.RemoveKeyAccessServerFromValueRequest,
+        at.RemoveKeyAccessServerFromValueResponse,
+    )(
+        _ungrant(
+            "value",
+            at.RemoveKeyAccessServerFromValueResponse,
+            "value_key_access_server",
+            "value_id",
+        )
+    )
+    rpc(
+        ATTRIBUTES,
+        "RemovePublicKeyFromAttribute",
+        at.RemovePublicKeyFromAttributeRequest,
+        at.RemovePublicKeyFromAttributeResponse,
+    )(
+        _unassign(
+            "attribute", at.RemovePublicKeyFromAttributeResponse, "attribute_key", "attribute_id"
+        )
+    )
+    rpc(
+        ATTRIBUTES,
+        "RemovePublicKeyFromValue",
+        at.RemovePublicKeyFromValueRequest,
+        at.RemovePublicKeyFromValueResponse,
+    )(_unassign("value", at.RemovePublicKeyFromValueResponse, "value_key", "value_id"))

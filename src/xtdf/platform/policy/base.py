@@ -40,6 +40,30 @@ def labels_json(metadata: common_pb2.MetadataMutable | None) -> str:
     return json.dumps(dict(metadata.labels) if metadata is not None else {}, sort_keys=True)
 
 
+def updated_labels(
+    current: str,
+    metadata: common_pb2.MetadataMutable | None,
+    behavior: int,
+) -> str | None:
+    """The labels an update leaves (JSON), or None if it changes none.
+
+    As upstream: no metadata changes nothing; ``EXTEND`` merges the given labels over the
+    stored ones; ``REPLACE`` stores exactly the given ones; metadata with neither
+    behaviour is refused (upstream's "unknown metadata update type")."""
+    if metadata is None:
+        return None
+    if behavior == common_pb2.METADATA_UPDATE_ENUM_REPLACE:
+        return labels_json(metadata)
+    if behavior == common_pb2.METADATA_UPDATE_ENUM_EXTEND:
+        merged = {**json.loads(current), **dict(metadata.labels)}
+        return json.dumps(merged, sort_keys=True)
+    raise RpcError(
+        "invalid_argument",
+        "metadata_update_behavior: METADATA_UPDATE_ENUM_EXTEND or _REPLACE is required"
+        " with metadata",
+    )
+
+
 def active_clause(state: int, column: str = "active") -> str:
     if state == common_pb2.ACTIVE_STATE_ENUM_INACTIVE:
         return f"{column} = 0"
@@ -69,6 +93,25 @@ class StoreBase:
             if "UNIQUE" in str(exc) or "PRIMARY KEY" in str(exc):
                 raise RpcError("already_exists", f"{what} already exists") from exc
             raise RpcError("invalid_argument", f"{what}: {exc}") from exc
+
+    def _update(self, table: str, row_id: str, values: dict[str, Any]) -> None:
+        """Set columns of one row and bump its ``updated_at`` (upstream's update trigger)."""
+        values = {**values, "updated_at": time.time()}
+        sets = ", ".join(f"{col} = ?" for col in values)
+        with self.db.transaction() as conn:
+            conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", [*values.values(), row_id])
+
+    def _relabel(
+        self,
+        table: str,
+        row: sqlite3.Row,
+        metadata: common_pb2.MetadataMutable | None,
+        behavior: int,
+    ) -> None:
+        """Apply a metadata update to a row read before (no update: nothing written)."""
+        labels = updated_labels(row["labels"], metadata, behavior)
+        if labels is not None:
+            self._update(table, row["id"], {"labels": labels})
 
     def _row(self, sql: str, params: Iterable[Any], what: str) -> sqlite3.Row:
         row = self.db.one(sql, list(params))

@@ -16,7 +16,13 @@ from xtdf._proto.policy import objects_pb2 as po
 from xtdf._proto.policy.kasregistry import key_access_server_registry_pb2 as kr
 from xtdf.crypto.encoding import b64decode
 from xtdf.platform.policy import algorithms
-from xtdf.platform.policy.rpc_support import Registrar, key_row_id, one_of, page
+from xtdf.platform.policy.rpc_support import (
+    Registrar,
+    key_row_id,
+    one_of,
+    page,
+    update_metadata,
+)
 from xtdf.platform.policy.store import PolicyStore
 from xtdf.platform.rpc import RpcError
 
@@ -159,3 +165,53 @@ def register(reg: Registrar) -> None:
     def get_base_key(req: kr.GetBaseKeyRequest) -> Message:
         base = store.base_key()
         return kr.GetBaseKeyResponse(base_key=base) if base else kr.GetBaseKeyResponse()
+
+    @rpc(
+        KAS_REGISTRY,
+        "UpdateKeyAccessServer",
+        kr.UpdateKeyAccessServerRequest,
+        kr.UpdateKeyAccessServerResponse,
+    )
+    def update_kas(req: kr.UpdateKeyAccessServerRequest) -> Message:
+        metadata, behavior = update_metadata(req)
+        kas = store.update_kas(
+            req.id,
+            uri=req.uri,
+            name=req.name,
+            public_key=req.public_key if req.HasField("public_key") else None,
+            source_type=req.source_type,
+            metadata=metadata,
+            behavior=behavior,
+        )
+        return kr.UpdateKeyAccessServerResponse(key_access_server=kas)
+
+    @rpc(
+        KAS_REGISTRY,
+        "DeleteKeyAccessServer",
+        kr.DeleteKeyAccessServerRequest,
+        kr.DeleteKeyAccessServerResponse,
+    )
+    def delete_kas(req: kr.DeleteKeyAccessServerRequest) -> Message:
+        return kr.DeleteKeyAccessServerResponse(key_access_server=store.delete_kas(req.id))
+
+    @rpc(
+        KAS_REGISTRY,
+        "ListKeyAccessServerGrants",
+        kr.ListKeyAccessServerGrantsRequest,
+        kr.ListKeyAccessServerGrantsResponse,
+        True,
+    )
+    def list_kas_grants(req: kr.ListKeyAccessServerGrantsRequest) -> Message:
+        resp = kr.ListKeyAccessServerGrantsResponse()
+        for kas, grants in store.kas_grants(req.kas_id, req.kas_uri, req.kas_name):
+            entry = resp.grants.add(key_access_server=kas)
+            for kind, field in (
+                ("namespace", "namespace_grants"),
+                ("attribute", "attribute_grants"),
+                ("value", "value_grants"),
+            ):
+                getattr(entry, field).extend(
+                    kr.GrantedPolicyObject(id=obj, fqn=fqn) for obj, fqn in grants[kind]
+                )
+        page(resp, "grants", req)
+        return resp

@@ -5,7 +5,7 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from xtdf._proto.policy.namespaces import namespaces_pb2 as ns
-from xtdf.platform.policy.rpc_support import Registrar, one_of, page
+from xtdf.platform.policy.rpc_support import Registrar, one_of, page, required, update_metadata
 
 NAMESPACES = "policy.namespaces.NamespaceService"
 
@@ -68,4 +68,39 @@ def register(reg: Registrar) -> None:
         )
         return ns.RemovePublicKeyFromNamespaceResponse(
             namespace_key=ns.NamespaceKey(namespace_id=obj, key_id=key)
+        )
+
+    @rpc(NAMESPACES, "UpdateNamespace", ns.UpdateNamespaceRequest, ns.UpdateNamespaceResponse)
+    def update_namespace(req: ns.UpdateNamespaceRequest) -> Message:
+        return ns.UpdateNamespaceResponse(
+            namespace=store.update_namespace(req.id, *update_metadata(req))
+        )
+
+    @rpc(
+        NAMESPACES,
+        "DeactivateNamespace",
+        ns.DeactivateNamespaceRequest,
+        ns.DeactivateNamespaceResponse,
+    )
+    def deactivate_namespace(req: ns.DeactivateNamespaceRequest) -> Message:
+        store.deactivate_namespace(req.id)
+        return ns.DeactivateNamespaceResponse()  # upstream's answer is empty too
+
+    @rpc(
+        NAMESPACES,
+        "RemoveKeyAccessServerFromNamespace",
+        ns.RemoveKeyAccessServerFromNamespaceRequest,
+        ns.RemoveKeyAccessServerFromNamespaceResponse,
+    )
+    def ungrant_namespace(req: ns.RemoveKeyAccessServerFromNamespaceRequest) -> Message:
+        g = req.namespace_key_access_server
+        obj, kas = store.remove_grant(
+            "namespace",
+            required("namespace_id", g.namespace_id),
+            required("key_access_server_id", g.key_access_server_id),
+        )
+        return ns.RemoveKeyAccessServerFromNamespaceResponse(
+            namespace_key_access_server=ns.NamespaceKeyAccessServer(
+                namespace_id=obj, key_access_server_id=kas
+            )
         )

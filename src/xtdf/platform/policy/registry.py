@@ -11,8 +11,8 @@ from xtdf._proto.common import common_pb2
 from xtdf._proto.policy import objects_pb2 as po
 from xtdf.crypto.encoding import b64encode
 from xtdf.platform.policy import algorithms
-from xtdf.platform.policy.base import StoreBase, labels_json, metadata_of, new_id
-from xtdf.platform.policy.fqn import check_name
+from xtdf.platform.policy.base import StoreBase, labels_json, metadata_of, new_id, updated_labels
+from xtdf.platform.policy.fqn import attribute_fqn, check_name, namespace_fqn, value_fqn
 from xtdf.platform.rpc import RpcError
 
 
@@ -100,6 +100,108 @@ class KasRegistry(StoreBase):
 
     def list_kas(self) -> list[po.KeyAccessServer]:
         return [self._kas(r) for r in self.db.query("SELECT * FROM policy_kas ORDER BY uri")]
+
+    def update_kas(
+        self,
+        ident: str,
+        *,
+        uri: str = "",
+        name: str = "",
+        public_key: po.PublicKey | None = None,
+        source_type: int = 0,
+        metadata: common_pb2.MetadataMutable | None = None,
+        behavior: int = 0,
+    ) -> po.KeyAccessServer:
+        """Change what the request sets (empty fields stay as they are), as upstream."""
+        if not ident.strip():
+            raise RpcError("invalid_argument", "id: required")
+        row = self.kas_row(ident)
+        values: dict[str, Any] = {}
+        if uri:
+            new_uri = uri.strip().rstrip("/")
+            if not re.match(r"^https?://[^/\s]+", new_uri):
+                raise RpcError("invalid_argument", f"uri: not an http(s) URI: {uri!r}")
+            values["uri"] = new_uri
+        if name:
+            values["name"] = check_name("name", name)
+        if public_key is not None and public_key.ByteSize():
+            values["public_key"] = public_key.SerializeToString()
+        if source_type:
+            values["source_type"] = source_type
+        labels = updated_labels(row["labels"], metadata, behavior)
+        if labels is not None:
+            values["labels"] = labels
+        if values:
+            try:
+                self._update("policy_kas", row["id"], values)
+            except sqlite3.IntegrityError as exc:
+                raise RpcError(
+                    "already_exists", f"key access server {values.get('uri') or name} exists"
+                ) from exc
+        return self.get_kas(row["id"])
+
+    def delete_kas(self, ident: str) -> po.KeyAccessServer:
+        """Delete a registration and its grants; one that still has keys is refused (its
+        keys wrap files, and may be the base key), as upstream restricts key deletion."""
+        if not ident.strip():
+            raise RpcError("invalid_argument", "id: required")
+        row = self.kas_row(ident)
+        kas = self._kas(row)
+        if kas.kas_keys:
+            raise RpcError(
+                "invalid_argument",
+                f"key access server {row['uri']} has {len(kas.kas_keys)} key(s): "
+                "it cannot be deleted while it has keys",
+            )
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM policy_kas_grants WHERE kas_id = ?", [row["id"]])
+            conn.execute("DELETE FROM policy_kas WHERE id = ?", [row["id"]])
+        return kas
+
+    def kas_grants(
+        self, kas_id: str = "", kas_uri: str = "", kas_name: str = ""
+    ) -> list[tuple[po.KeyAccessServer, dict[str, list[tuple[str, str]]]]]:
+        """Per KAS (filtered by the given id, URI and name, all that are set), the
+        namespaces, definitions and values it is granted on, as (id, FQN)."""
+        sql, params = "SELECT * FROM policy_kas WHERE 1 = 1", []
+        for column, value in (
+            ("id", kas_id),
+            ("uri", kas_uri.strip().rstrip("/")),
+            ("name", kas_name.strip().lower()),
+        ):
+            if value:
+                sql += f" AND {column} = ?"
+                params.append(value)
+        out = []
+        for row in self.db.query(sql + " ORDER BY uri", params):
+            grants: dict[str, list[tuple[str, str]]] = {
+                "namespace": [],
+                "attribute": [],
+                "value": [],
+            }
+            for g in self.db.query(
+                "SELECT g.object_type, g.object_id, n.name AS ns, a.name AS attr, v.value"
+                " FROM policy_kas_grants g"
+                " LEFT JOIN policy_values v ON g.object_type = 'value' AND v.id = g.object_id"
+                " LEFT JOIN policy_attributes a ON a.id = CASE g.object_type"
+                "   WHEN 'attribute' THEN g.object_id WHEN 'value' THEN v.attribute_id END"
+                " LEFT JOIN policy_namespaces n ON n.id = CASE g.object_type"
+                "   WHEN 'namespace' THEN g.object_id ELSE a.namespace_id END"
+                " WHERE g.kas_id = ? ORDER BY g.object_type, n.name, a.name, v.position",
+                [row["id"]],
+            ):
+                kind = g["object_type"]
+                if g["ns"] is None:
+                    continue  # the object is gone
+                if kind == "namespace":
+                    fqn = namespace_fqn(g["ns"])
+                elif kind == "attribute":
+                    fqn = attribute_fqn(g["ns"], g["attr"])
+                else:
+                    fqn = value_fqn(g["ns"], g["attr"], g["value"])
+                grants[kind].append((g["object_id"], fqn))
+            out.append((self._kas(row), grants))
+        return out
 
     # --- KAS keys -------------------------------------------------------------
 
@@ -226,6 +328,20 @@ class KasRegistry(StoreBase):
                 " VALUES (?, ?, ?)",
                 [kind, obj, kas_id],
             )
+        return obj, kas_id
+
+    def remove_grant(self, kind: str, ident: str, kas: str) -> tuple[str, str]:
+        """Take a KAS grant off a namespace, definition or value."""
+        obj = self._object_id(kind, ident)
+        kas_id = self.kas_row(kas)["id"]
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "DELETE FROM policy_kas_grants WHERE object_type = ? AND object_id = ?"
+                " AND kas_id = ?",
+                [kind, obj, kas_id],
+            )
+        if cur.rowcount == 0:
+            raise RpcError("not_found", f"key access server {kas} is not granted on {kind} {ident}")
         return obj, kas_id
 
     def grants(self, kind: str, object_id: str) -> list[po.KeyAccessServer]:

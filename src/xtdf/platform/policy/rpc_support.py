@@ -94,3 +94,16 @@ def key_row_id(store: PolicyStore, req: Message, oneof: str) -> str:
             raise RpcError("invalid_argument", "key: kas identifier and kid are required")
         return store.key_row(ident.kid, getattr(ident, kas_field))["id"]
     raise RpcError("invalid_argument", f"{oneof}: id or key is required")
+
+
+def update_metadata(req: Any) -> tuple[Any, int]:
+    """(``metadata`` if the request sets it, else None; ``metadata_update_behavior``): an
+    update without metadata leaves the labels alone."""
+    return (req.metadata if req.HasField("metadata") else None), req.metadata_update_behavior
+
+
+def required(field: str, value: str) -> str:
+    """``value``, or invalid_argument naming ``field`` when it is empty."""
+    if not value or not value.strip():
+        raise RpcError("invalid_argument", f"{field}: required")
+    return value

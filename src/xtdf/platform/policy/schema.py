@@ -88,6 +88,14 @@ CREATE TABLE IF NOT EXISTS policy_condition_sets (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS policy_actions (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    is_standard INTEGER NOT NULL DEFAULT 0,
+    labels TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS policy_subject_mappings (
     id TEXT PRIMARY KEY,
     value_id TEXT NOT NULL REFERENCES policy_values(id),

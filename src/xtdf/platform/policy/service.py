@@ -1,8 +1,8 @@
 """The policy services over Connect, under OpenTDF's service and method names.
 
 One module per service (``namespaces_rpc``, ``attributes_rpc``, ``kasregistry_rpc``,
-``subjectmapping_rpc``) registers its handlers; this module assembles them and publishes
-the stored base key in the well-known configuration at startup.
+``subjectmapping_rpc``, ``actions_rpc``) registers its handlers; this module assembles
+them and publishes the stored base key in the well-known configuration at startup.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from xtdf.platform.policy import (
+    actions_rpc,
     attributes_rpc,
     kasregistry_rpc,
     namespaces_rpc,
@@ -22,6 +23,7 @@ from xtdf.platform.rpc import Method
 def methods(platform: Any) -> list[Method]:
     reg = Registrar(platform)
     kasregistry_rpc.publish_base_key(platform, reg.store)
-    for module in (namespaces_rpc, attributes_rpc, kasregistry_rpc, subjectmapping_rpc):
+    modules = (namespaces_rpc, attributes_rpc, kasregistry_rpc, subjectmapping_rpc, actions_rpc)
+    for module in modules:
         module.register(reg)
     return reg.methods

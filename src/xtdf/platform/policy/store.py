@@ -17,6 +17,7 @@ from google.protobuf.wrappers_pb2 import BoolValue
 
 from xtdf._proto.common import common_pb2
 from xtdf._proto.policy import objects_pb2 as po
+from xtdf.platform.policy.actions import Actions
 from xtdf.platform.policy.base import active_clause, labels_json, metadata_of, new_id
 from xtdf.platform.policy.fqn import (
     ATTR_FQN_RE,
@@ -36,9 +37,9 @@ from xtdf.platform.rpc import RpcError
 __all__ = ["PolicyStore", "ValueFqn", "parse_value_fqn", "validate_subject_sets"]
 
 
-class PolicyStore(KasRegistry, SubjectMappings):
+class PolicyStore(KasRegistry, SubjectMappings, Actions):
     """All reads and writes of policy objects: namespaces, definitions and values here,
-    the KAS registry and subject mappings in the parts it inherits."""
+    the KAS registry, subject mappings and actions in the parts it inherits."""
 
     # --- namespaces -----------------------------------------------------------
 
@@ -91,6 +92,38 @@ class PolicyStore(KasRegistry, SubjectMappings):
             f"SELECT * FROM policy_namespaces WHERE {active_clause(state)} ORDER BY name"
         )
         return [self._namespace(r) for r in rows]
+
+    def update_namespace(
+        self, ident: str, metadata: common_pb2.MetadataMutable | None, behavior: int
+    ) -> po.Namespace:
+        """Only the labels change (a namespace's name is its identity: upstream renames
+        only through the unsafe service)."""
+        row = self._namespace_row(_required("id", ident))
+        self._relabel("policy_namespaces", row, metadata, behavior)
+        return self.get_namespace(row["id"])
+
+    def deactivate_namespace(self, ident: str) -> po.Namespace:
+        """Deactivate the namespace and, as upstream's cascade trigger does, every
+        definition in it and every value of those; nothing is deleted, and inactive
+        values stop entitling (the KAS and decisions read active policy only)."""
+        row = self._namespace_row(_required("id", ident))
+        now = time.time()
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE policy_namespaces SET active = 0, updated_at = ? WHERE id = ?",
+                [now, row["id"]],
+            )
+            conn.execute(
+                "UPDATE policy_values SET active = 0, updated_at = ? WHERE attribute_id IN"
+                " (SELECT id FROM policy_attributes WHERE namespace_id = ?) AND active = 1",
+                [now, row["id"]],
+            )
+            conn.execute(
+                "UPDATE policy_attributes SET active = 0, updated_at = ?"
+                " WHERE namespace_id = ? AND active = 1",
+                [now, row["id"]],
+            )
+        return self.get_namespace(row["id"])
 
     # --- attributes and values ------------------------------------------------
 
@@ -197,6 +230,40 @@ class PolicyStore(KasRegistry, SubjectMappings):
         rows = self.db.query(sql + " ORDER BY n.name, a.name", params)
         return [self._attribute(r) for r in rows]
 
+    def update_attribute(
+        self, ident: str, metadata: common_pb2.MetadataMutable | None, behavior: int
+    ) -> po.Attribute:
+        """Only the labels change; name, rule and value order are the unsafe service's."""
+        row = self._attribute_row(_required("id", ident))
+        self._relabel("policy_attributes", row, metadata, behavior)
+        return self.get_attribute(row["id"])
+
+    def deactivate_attribute(self, ident: str) -> po.Attribute:
+        """Deactivate the definition and, cascading as upstream does, all its values."""
+        row = self._attribute_row(_required("id", ident))
+        now = time.time()
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE policy_attributes SET active = 0, updated_at = ? WHERE id = ?",
+                [now, row["id"]],
+            )
+            conn.execute(
+                "UPDATE policy_values SET active = 0, updated_at = ?"
+                " WHERE attribute_id = ? AND active = 1",
+                [now, row["id"]],
+            )
+        return self.get_attribute(row["id"])
+
+    def list_values(self, attribute_id: str, state: int = 0) -> list[po.Value]:
+        """The values of one definition in their stored order (``HIERARCHY`` rank)."""
+        attr = self._attribute_row(_required("attribute_id", attribute_id))
+        rows = self.db.query(
+            f"SELECT * FROM policy_values WHERE attribute_id = ? AND {active_clause(state)}"
+            " ORDER BY position",
+            [attr["id"]],
+        )
+        return [self._value(r, attr["ns_name"], attr["name"]) for r in rows]
+
     def create_value(
         self, attribute_id: str, value: str, metadata: common_pb2.MetadataMutable | None = None
     ) -> po.Value:
@@ -260,6 +327,18 @@ class PolicyStore(KasRegistry, SubjectMappings):
         attr = self._attribute(self._attribute_row(row["attribute_id"]), with_values=False)
         val.attribute.CopyFrom(attr)
         return val
+
+    def update_value(
+        self, ident: str, metadata: common_pb2.MetadataMutable | None, behavior: int
+    ) -> po.Value:
+        row = self._value_row(_required("id", ident))
+        self._relabel("policy_values", row, metadata, behavior)
+        return self.get_value(row["id"])
+
+    def deactivate_value(self, ident: str) -> po.Value:
+        row = self._value_row(_required("id", ident))
+        self._update("policy_values", row["id"], {"active": 0})
+        return self.get_value(row["id"])
 
     def values_by_fqns(
         self, fqns: Iterable[str]
@@ -328,3 +407,9 @@ class PolicyStore(KasRegistry, SubjectMappings):
         if parts.fqn not in values:
             raise RpcError("not_found", f"attribute value {parts.fqn} not found")
         return parts.attribute_fqn, rows[0]["rule"], values
+
+
+def _required(field: str, value: str) -> str:
+    if not value or not value.strip():
+        raise RpcError("invalid_argument", f"{field}: required")
+    return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from xtdf._proto.policy.subjectmapping import subject_mapping_pb2 as sm
-from xtdf.platform.policy.rpc_support import Registrar, page
+from xtdf.platform.policy.rpc_support import Registrar, page, required, update_metadata
 
 SUBJECT_MAPPING = "policy.subjectmapping.SubjectMappingService"
 
@@ -97,3 +97,71 @@ def register(reg: Registrar) -> None:
         )
         page(resp, "subject_mappings", req)
         return resp
+
+    @rpc(
+        SUBJECT_MAPPING,
+        "MatchSubjectMappings",
+        sm.MatchSubjectMappingsRequest,
+        sm.MatchSubjectMappingsResponse,
+        True,
+    )
+    def match_sm(req: sm.MatchSubjectMappingsRequest) -> Message:
+        selectors = [p.external_selector_value for p in req.subject_properties]
+        return sm.MatchSubjectMappingsResponse(
+            subject_mappings=store.match_subject_mappings(selectors)
+        )
+
+    @rpc(
+        SUBJECT_MAPPING,
+        "UpdateSubjectMapping",
+        sm.UpdateSubjectMappingRequest,
+        sm.UpdateSubjectMappingResponse,
+    )
+    def update_sm(req: sm.UpdateSubjectMappingRequest) -> Message:
+        mapping = store.update_subject_mapping(
+            req.id, req.subject_condition_set_id, list(req.actions), *update_metadata(req)
+        )
+        return sm.UpdateSubjectMappingResponse(subject_mapping=mapping)
+
+    @rpc(
+        SUBJECT_MAPPING,
+        "DeleteSubjectMapping",
+        sm.DeleteSubjectMappingRequest,
+        sm.DeleteSubjectMappingResponse,
+    )
+    def delete_sm(req: sm.DeleteSubjectMappingRequest) -> Message:
+        return sm.DeleteSubjectMappingResponse(subject_mapping=store.delete_subject_mapping(req.id))
+
+    @rpc(
+        SUBJECT_MAPPING,
+        "UpdateSubjectConditionSet",
+        sm.UpdateSubjectConditionSetRequest,
+        sm.UpdateSubjectConditionSetResponse,
+    )
+    def update_scs(req: sm.UpdateSubjectConditionSetRequest) -> Message:
+        scs = store.update_condition_set(
+            required("id", req.id), list(req.subject_sets), *update_metadata(req)
+        )
+        return sm.UpdateSubjectConditionSetResponse(subject_condition_set=scs)
+
+    @rpc(
+        SUBJECT_MAPPING,
+        "DeleteSubjectConditionSet",
+        sm.DeleteSubjectConditionSetRequest,
+        sm.DeleteSubjectConditionSetResponse,
+    )
+    def delete_scs(req: sm.DeleteSubjectConditionSetRequest) -> Message:
+        return sm.DeleteSubjectConditionSetResponse(
+            subject_condition_set=store.delete_condition_set(req.id)
+        )
+
+    @rpc(
+        SUBJECT_MAPPING,
+        "DeleteAllUnmappedSubjectConditionSets",
+        sm.DeleteAllUnmappedSubjectConditionSetsRequest,
+        sm.DeleteAllUnmappedSubjectConditionSetsResponse,
+    )
+    def prune_scs(req: sm.DeleteAllUnmappedSubjectConditionSetsRequest) -> Message:
+        return sm.DeleteAllUnmappedSubjectConditionSetsResponse(
+            subject_condition_sets=store.delete_unmapped_condition_sets()
+        )

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from xtdf._proto.common import common_pb2
 from xtdf._proto.policy import objects_pb2 as po
-from xtdf.platform.policy.base import StoreBase, labels_json, metadata_of, new_id
+from xtdf.platform.policy.base import StoreBase, labels_json, metadata_of, new_id, updated_labels
 from xtdf.platform.policy.fqn import value_fqn
 from xtdf.platform.rpc import RpcError
 
@@ -65,6 +65,65 @@ class SubjectMappings(StoreBase):
             params.append(self._namespace_row(namespace)["id"])
         return [self._condition_set(r) for r in self.db.query(sql + " ORDER BY created_at", params)]
 
+    def update_condition_set(
+        self,
+        scs_id: str,
+        subject_sets: list[po.SubjectSet],
+        metadata: common_pb2.MetadataMutable | None,
+        behavior: int,
+    ) -> po.SubjectConditionSet:
+        """Replace the subject sets if any are given; apply the metadata update."""
+        row = self._condition_set_row(scs_id)
+        values: dict[str, object] = {}
+        if subject_sets:
+            validate_subject_sets(subject_sets)
+            values["subject_sets"] = po.SubjectConditionSet(
+                subject_sets=subject_sets
+            ).SerializeToString()
+        labels = updated_labels(row["labels"], metadata, behavior)
+        if labels is not None:
+            values["labels"] = labels
+        if values:
+            self._update("policy_condition_sets", row["id"], values)
+        return self.get_condition_set(row["id"])
+
+    def delete_condition_set(self, scs_id: str) -> po.SubjectConditionSet:
+        """Delete a condition set no subject mapping uses (one in use is refused: deleting
+        it would leave mappings that entitle nobody, or everybody)."""
+        scs = self._condition_set(self._condition_set_row(scs_id))
+        used = self.db.query(
+            "SELECT id FROM policy_subject_mappings WHERE condition_set_id = ?", [scs.id]
+        )
+        if used:
+            raise RpcError(
+                "invalid_argument",
+                f"subject condition set {scs.id} is used by {len(used)} subject mapping(s):"
+                " delete or repoint them first",
+            )
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM policy_condition_sets WHERE id = ?", [scs.id])
+        return scs
+
+    def delete_unmapped_condition_sets(self) -> list[po.SubjectConditionSet]:
+        """Delete every condition set no subject mapping uses (``otdfctl ... prune``)."""
+        unused = (
+            " FROM policy_condition_sets WHERE id NOT IN"
+            " (SELECT condition_set_id FROM policy_subject_mappings)"
+        )
+        with self.db.transaction() as conn:
+            rows = conn.execute("SELECT *" + unused + " ORDER BY created_at").fetchall()
+            conn.execute("DELETE" + unused)
+        return [self._condition_set(r) for r in rows]
+
+    def _condition_set_row(self, scs_id: str) -> sqlite3.Row:
+        if not scs_id.strip():
+            raise RpcError("invalid_argument", "id: required")
+        return self._row(
+            "SELECT * FROM policy_condition_sets WHERE id = ?",
+            [scs_id],
+            f"subject condition set {scs_id!r}",
+        )
+
     def create_subject_mapping(
         self,
         value_id: str,
@@ -77,11 +136,7 @@ class SubjectMappings(StoreBase):
         if not value_id:
             raise RpcError("invalid_argument", "attribute_value_id: required")
         value = self._value_row(value_id)
-        acts = list(actions)
-        if not acts:
-            raise RpcError("invalid_argument", "actions: at least one action is required")
-        if any(not (a.name or a.WhichOneof("value")) for a in acts):
-            raise RpcError("invalid_argument", "actions: each action needs a name (e.g. read)")
+        acts = self._resolve_actions(list(actions))
         if condition_set_id and new_condition_set is not None:
             raise RpcError(
                 "invalid_argument",
@@ -147,6 +202,93 @@ class SubjectMappings(StoreBase):
         rows = self.db.query(sql + " ORDER BY created_at", params)
         return [self._subject_mapping(r) for r in rows]
 
+    def update_subject_mapping(
+        self,
+        sm_id: str,
+        condition_set_id: str,
+        actions: list[po.Action],
+        metadata: common_pb2.MetadataMutable | None,
+        behavior: int,
+    ) -> po.SubjectMapping:
+        """Repoint the condition set and/or replace the actions (what is given)."""
+        row = self._subject_mapping_row(sm_id)
+        values: dict[str, object] = {}
+        if condition_set_id:
+            values["condition_set_id"] = self.get_condition_set(condition_set_id).id
+        if actions:
+            actions = self._resolve_actions(actions)
+            values["actions"] = po.SubjectMapping(actions=actions).SerializeToString()
+        labels = updated_labels(row["labels"], metadata, behavior)
+        if labels is not None:
+            values["labels"] = labels
+        if values:
+            self._update("policy_subject_mappings", row["id"], values)
+        return self.get_subject_mapping(row["id"])
+
+    def delete_subject_mapping(self, sm_id: str) -> po.SubjectMapping:
+        """Delete a mapping (its condition set stays: others may use it)."""
+        mapping = self._subject_mapping(self._subject_mapping_row(sm_id))
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM policy_subject_mappings WHERE id = ?", [mapping.id])
+        return mapping
+
+    def _subject_mapping_row(self, sm_id: str) -> sqlite3.Row:
+        if not sm_id.strip():
+            raise RpcError("invalid_argument", "id: required")
+        return self._row(
+            "SELECT * FROM policy_subject_mappings WHERE id = ?",
+            [sm_id],
+            f"subject mapping {sm_id!r}",
+        )
+
+    def _resolve_actions(self, acts: list[po.Action]) -> list[po.Action]:
+        """Check the actions a mapping grants; one named only by id (as otdfctl sends a
+        UUID given to ``--action``) gets its name from the action table."""
+        out = []
+        for given in acts:
+            a = po.Action()
+            a.CopyFrom(given)
+            if a.id and not (a.name or a.WhichOneof("value")):
+                row = self._row(
+                    "SELECT name FROM policy_actions WHERE id = ?", [a.id], f"action {a.id!r}"
+                )
+                a.name = row["name"]
+            out.append(a)
+        _check_actions(out)
+        return out
+
+    def match_subject_mappings(self, selectors: Iterable[str]) -> list[po.SubjectMapping]:
+        """The mappings of active values whose condition set tests any of ``selectors``.
+
+        As upstream: only the selectors are compared (a property's value is not), since a
+        match only says which mappings could apply; entitlement still needs the condition
+        set evaluated against the entity."""
+        wanted = {s for s in selectors if s}
+        if not wanted:
+            raise RpcError(
+                "invalid_argument",
+                "subject_properties: at least one external_selector_value is required",
+            )
+        rows = self.db.query(
+            "SELECT m.* FROM policy_subject_mappings m JOIN policy_values v ON v.id = m.value_id"
+            " JOIN policy_attributes a ON a.id = v.attribute_id"
+            " JOIN policy_namespaces n ON n.id = a.namespace_id"
+            " JOIN policy_condition_sets c ON c.id = m.condition_set_id"
+            " WHERE v.active = 1 AND a.active = 1 AND n.active = 1 ORDER BY m.created_at"
+        )
+        out = []
+        for r in rows:
+            scs = self.get_condition_set(r["condition_set_id"])
+            tested = {
+                c.subject_external_selector_value
+                for s in scs.subject_sets
+                for g in s.condition_groups
+                for c in g.conditions
+            }
+            if tested & wanted:
+                out.append(self._subject_mapping(r))
+        return out
+
     def subject_mappings_for_value(self, value_id: str) -> list[po.SubjectMapping]:
         rows = self.db.query(
             "SELECT * FROM policy_subject_mappings WHERE value_id = ? ORDER BY created_at",
@@ -181,6 +323,13 @@ class SubjectMappings(StoreBase):
             )
             for r in rows
         ]
+
+
+def _check_actions(acts: list[po.Action]) -> None:
+    if not acts:
+        raise RpcError("invalid_argument", "actions: at least one action is required")
+    if any(not (a.name or a.WhichOneof("value")) for a in acts):
+        raise RpcError("invalid_argument", "actions: each action needs a name (e.g. read)")
 
 
 def validate_subject_sets(sets: list[po.SubjectSet]) -> None:

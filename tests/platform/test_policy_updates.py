@@ -1,0 +1,439 @@
+"""Policy updates, deactivation, value lists, subject mapping matches, KAS grant listings
+and actions over Connect JSON, on the real platform over loopback.
+
+The otdfctl tests (``test_otdfctl_policy.py``) drive the same RPCs with the reference
+client; these check what otdfctl cannot show: who is refused (and that a refused call
+changed nothing), the exact error code and message of bad requests, pagination, and the
+metadata and match rules taken from upstream.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.platform.conftest import LocalPlatform
+
+ADMIN, STANDARD, NO_ROLE = "opentdf", "opentdf-sdk", "xtdf-alice"
+NS = "policy.namespaces.NamespaceService"
+ATTR = "policy.attributes.AttributesService"
+KAS = "policy.kasregistry.KeyAccessServerRegistryService"
+SM = "policy.subjectmapping.SubjectMappingService"
+ACT = "policy.actions.ActionService"
+EXTEND, REPLACE = "METADATA_UPDATE_ENUM_EXTEND", "METADATA_UPDATE_ENUM_REPLACE"
+
+
+class Client:
+    """Connect JSON calls as one client; ``ok`` expects 200, ``fails`` a given error code."""
+
+    def __init__(self, lp: LocalPlatform, http: httpx.Client, client_id: str) -> None:
+        self.lp, self.http = lp, http
+        self.headers = {"Connect-Protocol-Version": "1", **lp.headers(lp.token(client_id))}
+
+    def call(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        return self.http.post(f"{self.lp.url}/{path}", json=body or {}, headers=self.headers)
+
+    def ok(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        r = self.call(path, body)
+        assert r.status_code == 200, (path, r.text)
+        return r.json()
+
+    def fails(self, code: str, path: str, body: dict[str, Any] | None = None) -> str:
+        r = self.call(path, body)
+        assert r.status_code != 200, (path, r.text)
+        assert r.json()["code"] == code, (path, r.text)
+        return r.json()["message"]
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=30.0) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def admin(local_platform: LocalPlatform, http: httpx.Client) -> Client:
+    return Client(local_platform, http, ADMIN)
+
+
+@pytest.fixture(scope="module")
+def standard(local_platform: LocalPlatform, http: httpx.Client) -> Client:
+    return Client(local_platform, http, STANDARD)
+
+
+@pytest.fixture(scope="module")
+def no_role(local_platform: LocalPlatform, http: httpx.Client) -> Client:
+    return Client(local_platform, http, NO_ROLE)
+
+
+def make(admin: Client, values: tuple[str, ...] = ("red", "blue")) -> dict[str, Any]:
+    """A namespace of its own with one ANY_OF attribute; returns the attribute."""
+    ns = admin.ok(f"{NS}/CreateNamespace", {"name": f"u{uuid.uuid4().hex[:10]}.example"})
+    return admin.ok(
+        f"{ATTR}/CreateAttribute",
+        {
+            "namespaceId": ns["namespace"]["id"],
+            "name": "color",
+            "rule": "ATTRIBUTE_RULE_TYPE_ENUM_ANY_OF",
+            "values": list(values),
+            "metadata": {"labels": {"a": "1"}},
+        },
+    )["attribute"]
+
+
+def condition(selector: str, value: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "conditionGroups": [
+                {
+                    "booleanOperator": "CONDITION_BOOLEAN_TYPE_ENUM_OR",
+                    "conditions": [
+                        {
+                            "subjectExternalSelectorValue": selector,
+                            "operator": "SUBJECT_MAPPING_OPERATOR_ENUM_IN",
+                            "subjectExternalValues": [value],
+                        }
+                    ],
+                }
+            ]
+        }
+    ]
+
+
+def mapping(admin: Client, value_id: str, selector: str, value: str = "x") -> dict[str, Any]:
+    return admin.ok(
+        f"{SM}/CreateSubjectMapping",
+        {
+            "attributeValueId": value_id,
+            "actions": [{"name": "read"}],
+            "newSubjectConditionSet": {"subjectSets": condition(selector, value)},
+        },
+    )["subjectMapping"]
+
+
+# -- who may call them -------------------------------------------------------------------
+
+
+def test_standard_client_cannot_write_and_nothing_changes(admin: Client, standard: Client) -> None:
+    attr = make(admin)
+    ns_id, value_id = attr["namespace"]["id"], attr["values"][0]["id"]
+    sm = mapping(admin, value_id, ".refused")
+    scs_id = sm["subjectConditionSet"]["id"]
+    kas = admin.ok(
+        f"{KAS}/CreateKeyAccessServer",
+        {"uri": f"http://localhost:1/{uuid.uuid4().hex}", "publicKey": {"remote": "http://x/pk"}},
+    )["keyAccessServer"]
+    action = admin.ok(f"{ACT}/CreateAction", {"name": f"a{uuid.uuid4().hex[:8]}"})["action"]
+    labels = {"metadata": {"labels": {"evil": "1"}}, "metadataUpdateBehavior": REPLACE}
+    writes = [
+        (f"{NS}/UpdateNamespace", {"id": ns_id, **labels}),
+        (f"{NS}/DeactivateNamespace", {"id": ns_id}),
+        (f"{ATTR}/UpdateAttribute", {"id": attr["id"], **labels}),
+        (f"{ATTR}/DeactivateAttribute", {"id": attr["id"]}),
+        (f"{ATTR}/UpdateAttributeValue", {"id": value_id, **labels}),
+        (f"{ATTR}/DeactivateAttributeValue", {"id": value_id}),
+        (f"{SM}/UpdateSubjectMapping", {"id": sm["id"], "actions": [{"name": "delete"}]}),
+        (f"{SM}/DeleteSubjectMapping", {"id": sm["id"]}),
+        (f"{SM}/UpdateSubjectConditionSet", {"id": scs_id, **labels}),
+        (f"{SM}/DeleteSubjectConditionSet", {"id": scs_id}),
+        (f"{SM}/DeleteAllUnmappedSubjectConditionSets", {}),
+        (f"{KAS}/UpdateKeyAccessServer", {"id": kas["id"], "uri": "http://evil.example"}),
+        (f"{KAS}/DeleteKeyAccessServer", {"id": kas["id"]}),
+        (f"{ACT}/UpdateAction", {"id": action["id"], "name": "evil"}),
+        (f"{ACT}/DeleteAction", {"id": action["id"]}),
+    ]
+    reads = [
+        (f"{ATTR}/GetAttribute", {"id": attr["id"]}),
+        (f"{SM}/GetSubjectMapping", {"id": sm["id"]}),
+        (f"{KAS}/GetKeyAccessServer", {"id": kas["id"]}),
+        (f"{ACT}/GetAction", {"id": action["id"]}),
+    ]
+    before = [admin.ok(p, b) for p, b in reads]
+    for path, body in writes:
+        message = standard.fails("permission_denied", path, body)
+        assert message.startswith(f"permission denied: {path} "), message
+    assert [admin.ok(p, b) for p, b in reads] == before
+
+
+def test_standard_client_reads_lists_and_matches(standard: Client, no_role: Client) -> None:
+    calls = [
+        (f"{KAS}/ListKeyAccessServerGrants", {}),
+        (f"{ACT}/ListActions", {}),
+        (f"{ACT}/GetAction", {"name": "read"}),
+        (f"{SM}/MatchSubjectMappings", {"subjectProperties": [{"externalSelectorValue": ".x"}]}),
+    ]
+    for path, body in calls:
+        standard.ok(path, body)
+        assert no_role.fails("permission_denied", path, body).startswith(
+            f"permission denied: {path} "
+        )
+
+
+def test_standard_client_lists_values(admin: Client, standard: Client) -> None:
+    attr = make(admin)
+    got = standard.ok(f"{ATTR}/ListAttributeValues", {"attributeId": attr["id"]})
+    assert [v["id"] for v in got["values"]] == [v["id"] for v in attr["values"]]
+
+
+# -- metadata updates ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "target"),
+    [
+        (f"{NS}/UpdateNamespace", "namespace", "namespace"),
+        (f"{ATTR}/UpdateAttribute", "attribute", "attribute"),
+        (f"{ATTR}/UpdateAttributeValue", "value", "value"),
+    ],
+)
+def test_metadata_extend_replace_and_none(
+    admin: Client, path: str, field: str, target: str
+) -> None:
+    attr = make(admin)
+    ident = {"namespace": attr["namespace"]["id"], "attribute": attr["id"]}.get(
+        target, attr["values"][0]["id"]
+    )
+    admin.ok(
+        path, {"id": ident, "metadata": {"labels": {"a": "1"}}, "metadataUpdateBehavior": REPLACE}
+    )
+    out = admin.ok(
+        path,
+        {
+            "id": ident,
+            "metadata": {"labels": {"b": "2", "a": "3"}},
+            "metadataUpdateBehavior": EXTEND,
+        },
+    )
+    assert out[field]["metadata"]["labels"] == {"a": "3", "b": "2"}
+    # no metadata: the labels stay, whatever the behaviour says
+    out = admin.ok(path, {"id": ident, "metadataUpdateBehavior": REPLACE})
+    assert out[field]["metadata"]["labels"] == {"a": "3", "b": "2"}
+    out = admin.ok(
+        path, {"id": ident, "metadata": {"labels": {"c": "4"}}, "metadataUpdateBehavior": REPLACE}
+    )
+    assert out[field]["metadata"]["labels"] == {"c": "4"}
+    # metadata without a behaviour is refused, as upstream refuses it, and changes nothing
+    message = admin.fails(
+        "invalid_argument", path, {"id": ident, "metadata": {"labels": {"d": "5"}}}
+    )
+    assert "metadata_update_behavior" in message
+    assert admin.ok(path, {"id": ident})[field]["metadata"]["labels"] == {"c": "4"}
+
+
+# -- deactivation ----------------------------------------------------------------------------
+
+
+def test_deactivate_namespace_cascades_and_stops_entitling(admin: Client) -> None:
+    attr = make(admin)
+    red = attr["values"][0]
+    mapping(admin, red["id"], ".clientId", "opentdf")
+    fqns = {"fqns": [red["fqn"]]}
+    admin.ok(f"{ATTR}/GetAttributeValuesByFqns", fqns)
+    assert admin.ok(f"{NS}/DeactivateNamespace", {"id": attr["namespace"]["id"]}) == {}
+    got = admin.ok(f"{ATTR}/GetAttribute", {"id": attr["id"]})["attribute"]
+    # a BoolValue in Connect JSON is the bare boolean
+    assert got["active"] is False and got["namespace"]["active"] is False
+    assert [v["active"] for v in got["values"]] == [False, False]
+    assert "is inactive" in admin.fails("not_found", f"{ATTR}/GetAttributeValuesByFqns", fqns)
+    listed = admin.ok(f"{NS}/ListNamespaces", {"state": "ACTIVE_STATE_ENUM_ANY"})["namespaces"]
+    assert attr["namespace"]["id"] in {n["id"] for n in listed}
+    active = admin.ok(f"{NS}/ListNamespaces").get("namespaces", [])
+    assert attr["namespace"]["id"] not in {n["id"] for n in active}
+    # and the mapping that entitled red no longer matches
+    matched = admin.ok(
+        f"{SM}/MatchSubjectMappings",
+        {"subjectProperties": [{"externalSelectorValue": ".clientId"}]},
+    )
+    assert red["id"] not in {m["attributeValue"]["id"] for m in matched.get("subjectMappings", [])}
+
+
+def test_deactivate_one_value_leaves_the_others(admin: Client) -> None:
+    attr = make(admin)
+    blue = attr["values"][1]
+    out = admin.ok(f"{ATTR}/DeactivateAttributeValue", {"id": blue["id"]})
+    assert out["value"]["id"] == blue["id"] and out["value"]["active"] is False
+    got = admin.ok(f"{ATTR}/GetAttribute", {"id": attr["id"]})["attribute"]
+    assert got["active"] is True
+    assert [v["active"] for v in got["values"]] == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "code", "names"),
+    [
+        (f"{NS}/UpdateNamespace", {"id": str(uuid.UUID(int=1))}, "not_found", "namespace"),
+        (f"{NS}/DeactivateNamespace", {"id": str(uuid.UUID(int=1))}, "not_found", "namespace"),
+        (f"{NS}/DeactivateNamespace", {}, "invalid_argument", "id"),
+        (f"{ATTR}/DeactivateAttribute", {"id": str(uuid.UUID(int=1))}, "not_found", "attribute"),
+        (f"{ATTR}/UpdateAttribute", {}, "invalid_argument", "id"),
+        (
+            f"{ATTR}/ListAttributeValues",
+            {"attributeId": str(uuid.UUID(int=1))},
+            "not_found",
+            "attribute",
+        ),
+        (f"{ATTR}/ListAttributeValues", {}, "invalid_argument", "attribute_id"),
+        (f"{ATTR}/DeactivateAttributeValue", {"id": str(uuid.UUID(int=1))}, "not_found", "value"),
+        (
+            f"{SM}/UpdateSubjectMapping",
+            {"id": str(uuid.UUID(int=1))},
+            "not_found",
+            "subject mapping",
+        ),
+        (f"{SM}/DeleteSubjectMapping", {}, "invalid_argument", "id"),
+        (
+            f"{SM}/DeleteSubjectConditionSet",
+            {"id": str(uuid.UUID(int=1))},
+            "not_found",
+            "condition set",
+        ),
+        (f"{SM}/MatchSubjectMappings", {}, "invalid_argument", "subject_properties"),
+        (
+            f"{KAS}/UpdateKeyAccessServer",
+            {"id": str(uuid.UUID(int=1))},
+            "not_found",
+            "key access server",
+        ),
+        (f"{KAS}/DeleteKeyAccessServer", {}, "invalid_argument", "id"),
+        (f"{ACT}/GetAction", {}, "invalid_argument", "identifier"),
+        (f"{ACT}/GetAction", {"name": "no-such-action"}, "not_found", "action"),
+        (f"{ACT}/CreateAction", {"name": "read"}, "invalid_argument", "standard action"),
+        (f"{ACT}/CreateAction", {"name": "-bad name-"}, "invalid_argument", "invalid action name"),
+        (f"{ACT}/DeleteAction", {"id": str(uuid.UUID(int=1))}, "not_found", "action"),
+    ],
+)
+def test_bad_requests_name_what_failed(
+    admin: Client, path: str, body: dict[str, Any], code: str, names: str
+) -> None:
+    assert names in admin.fails(code, path, body)
+
+
+# -- lists and matches -------------------------------------------------------------------
+
+
+def test_list_values_pages_and_filters(admin: Client) -> None:
+    attr = make(admin, ("v0", "v1", "v2", "v3", "v4"))
+    ids = [v["id"] for v in attr["values"]]
+    path = f"{ATTR}/ListAttributeValues"
+    page = admin.ok(path, {"attributeId": attr["id"], "pagination": {"limit": 2, "offset": 1}})
+    assert [v["id"] for v in page["values"]] == ids[1:3]
+    assert page["pagination"] == {"currentOffset": 1, "nextOffset": 3, "total": 5}
+    admin.ok(f"{ATTR}/DeactivateAttributeValue", {"id": ids[0]})
+    active = admin.ok(path, {"attributeId": attr["id"]})["values"]
+    assert [v["id"] for v in active] == ids[1:]
+    inactive = admin.ok(path, {"attributeId": attr["id"], "state": "ACTIVE_STATE_ENUM_INACTIVE"})
+    assert [v["id"] for v in inactive["values"]] == ids[:1]
+
+
+def test_match_compares_selectors_not_values(admin: Client) -> None:
+    attr = make(admin)
+    selector = f".sel_{uuid.uuid4().hex[:8]}"
+    sm = mapping(admin, attr["values"][0]["id"], selector, "alice")
+    path = f"{SM}/MatchSubjectMappings"
+    # upstream matches on the selector alone: another value still matches
+    for value in ("alice", "bob", ""):
+        body = {"subjectProperties": [{"externalSelectorValue": selector, "externalValue": value}]}
+        got = admin.ok(path, body).get("subjectMappings", [])
+        assert [m["id"] for m in got] == [sm["id"]]
+        assert got[0]["subjectConditionSet"]["id"] == sm["subjectConditionSet"]["id"]
+    other = {"subjectProperties": [{"externalSelectorValue": selector + "_other"}]}
+    assert admin.ok(path, other).get("subjectMappings", []) == []
+
+
+def test_kas_grants_list_filters_by_id_uri_and_name(admin: Client) -> None:
+    attr = make(admin)
+    name = f"g{uuid.uuid4().hex[:10]}"
+    kas = admin.ok(
+        f"{KAS}/CreateKeyAccessServer",
+        {"uri": f"http://localhost:1/{name}", "name": name, "publicKey": {"remote": "http://x/k"}},
+    )["keyAccessServer"]
+    admin.ok(
+        f"{ATTR}/AssignKeyAccessServerToAttribute",
+        {"attributeKeyAccessServer": {"attributeId": attr["id"], "keyAccessServerId": kas["id"]}},
+    )
+    path = f"{KAS}/ListKeyAccessServerGrants"
+    for body in ({"kasId": kas["id"]}, {"kasUri": kas["uri"]}, {"kasName": name}):
+        (entry,) = admin.ok(path, body)["grants"]
+        assert entry["keyAccessServer"]["id"] == kas["id"]
+        assert entry["attributeGrants"] == [{"id": attr["id"], "fqn": attr["fqn"]}]
+        assert "valueGrants" not in entry and "namespaceGrants" not in entry
+    assert admin.ok(path, {"kasId": kas["id"], "kasName": "another"}).get("grants", []) == []
+    # taking the grant off empties the entry; taking it off twice is not found
+    body = {"attributeKeyAccessServer": {"attributeId": attr["id"], "keyAccessServerId": kas["id"]}}
+    admin.ok(f"{ATTR}/RemoveKeyAccessServerFromAttribute", body)
+    (entry,) = admin.ok(path, {"kasId": kas["id"]})["grants"]
+    assert "attributeGrants" not in entry
+    assert "not granted" in admin.fails(
+        "not_found", f"{ATTR}/RemoveKeyAccessServerFromAttribute", body
+    )
+
+
+def test_kas_with_keys_cannot_be_deleted(admin: Client, local_platform: LocalPlatform) -> None:
+    own = f"{local_platform.url}/kas"
+    listed = admin.ok(f"{KAS}/ListKeyAccessServers")["keyAccessServers"]
+    kas = next(k for k in listed if k["uri"] == own)
+    message = admin.fails("invalid_argument", f"{KAS}/DeleteKeyAccessServer", {"id": kas["id"]})
+    assert "has" in message and "key" in message
+    assert admin.ok(f"{KAS}/GetKeyAccessServer", {"id": kas["id"]})["keyAccessServer"]["uri"] == own
+
+
+# -- actions -----------------------------------------------------------------------------
+
+
+def test_actions_standard_first_and_immutable(admin: Client) -> None:
+    custom = admin.ok(f"{ACT}/CreateAction", {"name": f"Share{uuid.uuid4().hex[:6]}"})["action"]
+    assert custom["name"] == custom["name"].lower()
+    got = admin.ok(f"{ACT}/ListActions")
+    assert sorted(a["name"] for a in got["actionsStandard"]) == [
+        "create",
+        "delete",
+        "read",
+        "update",
+    ]
+    assert custom["id"] in {a["id"] for a in got.get("actionsCustom", [])}
+    read = next(a for a in got["actionsStandard"] if a["name"] == "read")
+    for path, body in (
+        (f"{ACT}/UpdateAction", {"id": read["id"], "name": "reading"}),
+        (f"{ACT}/DeleteAction", {"id": read["id"]}),
+        (f"{ACT}/UpdateAction", {"id": custom["id"], "name": "update"}),
+    ):
+        assert "standard" in admin.fails("invalid_argument", path, body)
+    assert admin.ok(f"{ACT}/GetAction", {"id": read["id"]})["action"]["name"] == "read"
+    page = admin.ok(f"{ACT}/ListActions", {"pagination": {"limit": 3}})
+    assert len(page["actionsStandard"]) == 3 and "actionsCustom" not in page
+    assert page["pagination"]["nextOffset"] == 3
+
+
+def test_get_action_lists_the_mappings_that_grant_it(admin: Client) -> None:
+    name = f"audit{uuid.uuid4().hex[:6]}"
+    admin.ok(f"{ACT}/CreateAction", {"name": name})
+    attr = make(admin)
+    sm = admin.ok(
+        f"{SM}/CreateSubjectMapping",
+        {
+            "attributeValueId": attr["values"][0]["id"],
+            "actions": [{"name": name}],
+            "newSubjectConditionSet": {"subjectSets": condition(".clientId", "someone")},
+        },
+    )["subjectMapping"]
+    got = admin.ok(f"{ACT}/GetAction", {"name": name})
+    assert [m["id"] for m in got["subjectMappings"]] == [sm["id"]]
+
+
+def test_subject_mapping_actions_by_id(admin: Client) -> None:
+    """otdfctl sends an action given as a UUID by id alone: the name comes from the table."""
+    attr = make(admin)
+    sm = mapping(admin, attr["values"][0]["id"], ".clientId", "nobody")
+    listed = admin.ok(f"{ACT}/ListActions")["actionsStandard"]
+    update = next(a for a in listed if a["name"] == "update")
+    out = admin.ok(
+        f"{SM}/UpdateSubjectMapping", {"id": sm["id"], "actions": [{"id": update["id"]}]}
+    )
+    assert [(a["id"], a["name"]) for a in out["subjectMapping"]["actions"]] == [
+        (update["id"], "update")
+    ]
+    missing = {"id": sm["id"], "actions": [{"id": str(uuid.UUID(int=7))}]}
+    assert "action" in admin.fails("not_found", f"{SM}/UpdateSubjectMapping", missing)
