@@ -237,6 +237,8 @@ def test_grid_report_and_changes_over_two_runs(
     assert "alpha@v1 -&gt; beta@main [nano]" in changes and "passed &rarr;" in changes
     # the failing SDK's own stderr is in the report, escaped
     assert "beta: manifest rejected (&lt;b&gt;bold&lt;/b&gt;)" in html
+    assert "----- SDK output: beta@main decrypt exited 3 -----\n--- stderr ---\nbeta:" in html
+    assert html.index("----- SDK output:") < html.index("----- traceback -----")
     assert "alpha@v2 writes no kid" in html  # the strict xfail's reason
     assert (
         json.loads((project.path / ".xtdf" / "last-run.json").read_text())["outcomes"][nodeid]

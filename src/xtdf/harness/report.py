@@ -28,6 +28,8 @@ OUTCOMES = grid.OUTCOMES
 #: at most this much of one test's traceback and captured output goes into the report
 OUTPUT_CAP = 12_000
 SDK_OUTPUT_CAP = 8_000
+#: title prefix of the report section that holds a failed SDK process's output
+SDK_SECTION = "SDK output:"
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -93,7 +95,7 @@ def sdk_output_section(
     if exc.stdout.strip():
         parts.append("--- stdout ---\n" + _cap(exc.stdout, SDK_OUTPUT_CAP))
     title = str(exc).split(":", 1)[0]
-    return f"SDK output: {title}", "\n".join(parts) or "(no output)"
+    return f"{SDK_SECTION} {title}", "\n".join(parts) or "(no output)"
 
 
 def _cap(text: str, limit: int) -> str:
@@ -170,13 +172,14 @@ def _reason(report: pytest.TestReport, outcome: str) -> str:
 
 
 def _output(report: pytest.TestReport) -> str:
-    """Traceback and captured sections (the SDK's output among them), capped."""
-    parts = []
+    """The SDK's own output first (what a maintainer reads first), then the traceback and
+    the other captured sections, each capped."""
+    sections = [(t, c) for t, c in report.sections if c.strip()]
+    sdk = [(t, c) for t, c in sections if t.startswith(SDK_SECTION)]
+    parts = [f"----- {t} -----\n{_cap(c, OUTPUT_CAP)}" for t, c in sdk]
     if report.longrepr is not None and not isinstance(report.longrepr, tuple):
-        parts.append(_cap(report.longreprtext, OUTPUT_CAP))
-    for title, content in report.sections:
-        if content.strip():
-            parts.append(f"----- {title} -----\n{_cap(content, OUTPUT_CAP)}")
+        parts.append("----- traceback -----\n" + _cap(report.longreprtext, OUTPUT_CAP))
+    parts += [f"----- {t} -----\n{_cap(c, OUTPUT_CAP)}" for t, c in sections if (t, c) not in sdk]
     return "\n".join(parts)
 
 
