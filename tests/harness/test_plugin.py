@@ -340,3 +340,25 @@ def test_report_also_refuses_what_is_not_another_platforms_run(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str()
+
+
+def test_a_known_limit_that_passes_is_a_failure_in_its_cell(project: pytest.Pytester) -> None:
+    """A strict xfail that passes means the SDK was fixed: the cell shows it as F."""
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.xfail(strict=True, reason="beta cannot read ztdf")
+        def test_rt(encrypt_sdk, decrypt_sdk, container):
+            pass
+        """
+    )
+    result = project.runpytest("--sdks=beta", "--containers=ztdf", "--stats-json=s.json")
+    result.assert_outcomes(failed=1)
+    assert _grid_block(result.stdout.lines, "ztdf")[1] == ["1", "beta@main", "0/1", "F1"]
+    test = json.loads((project.path / "s.json").read_text())["tests"][
+        "test_a_known_limit_that_passes_is_a_failure_in_its_cell.py::test_rt"
+        "[beta@main-beta@main-ztdf]"
+    ]
+    assert test["outcome"] == "failed"
+    assert test["reason"] == "[XPASS(strict)] beta cannot read ztdf"
