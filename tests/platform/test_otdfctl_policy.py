@@ -664,3 +664,80 @@ def test_namespace_deactivate_cascades(otdfctl: Otdfctl) -> None:
 def test_deactivate_unknown_namespace_is_not_found(otdfctl: Otdfctl) -> None:
     with pytest.raises(OtdfctlError, match="not_found"):
         otdfctl("attributes", "namespaces", "deactivate", "--id", str(uuid.uuid4()), "--force")
+
+
+# -- the unsafe service ------------------------------------------------------------------
+
+
+def test_unsafe_renames_move_fqns(otdfctl: Otdfctl) -> None:
+    made = seed(otdfctl.platform, "unsafe")
+    new_ns = unique("renamed") + ".example"
+    ns = otdfctl("attributes", "namespaces", "unsafe", "update", "--id", made.ns["id"],
+                 "--name", new_ns, "--force")  # fmt: skip
+    assert (ns["id"], ns["fqn"]) == (made.ns["id"], f"https://{new_ns}")
+    otdfctl("attributes", "unsafe", "update", "--id", made.attr["id"], "--name", "hue",
+            "--force")  # fmt: skip
+    red = made.value("red")
+    otdfctl("attributes", "values", "unsafe", "update", "--id", red["id"], "--value", "crimson",
+            "--force")  # fmt: skip
+    value = otdfctl("attributes", "values", "get", "--id", red["id"])
+    assert value["fqn"] == f"https://{new_ns}/attr/hue/value/crimson"
+    by_fqns = "policy.attributes.AttributesService/GetAttributeValuesByFqns"
+    assert connect(otdfctl.platform, by_fqns, {"fqns": [value["fqn"]]}).status_code == 200
+    r = connect(otdfctl.platform, by_fqns, {"fqns": [red["fqn"]]})
+    assert r.json()["code"] == "not_found", r.text
+
+
+def test_unsafe_rule_and_value_order(otdfctl: Otdfctl) -> None:
+    made = seed(otdfctl.platform, "order")
+    ids = [v["id"] for v in made.attr["values"]]
+    otdfctl("attributes", "unsafe", "update", "--id", made.attr["id"], "--rule", "HIERARCHY",
+            "--values-order", ids[1], "--values-order", ids[0], "--force")  # fmt: skip
+    got = otdfctl("attributes", "get", "--id", made.attr["id"])
+    assert got["rule"] == RULES["HIERARCHY"]
+    assert [v["value"] for v in got["values"]] == ["blue", "red"]
+    # an order that leaves a value out is refused and changes nothing
+    with pytest.raises(OtdfctlError, match="invalid_argument"):
+        otdfctl("attributes", "unsafe", "update", "--id", made.attr["id"],
+                "--values-order", ids[0], "--force")  # fmt: skip
+    again = otdfctl("attributes", "get", "--id", made.attr["id"])
+    assert [v["value"] for v in again["values"]] == ["blue", "red"]
+
+
+def test_unsafe_reactivate_does_not_cascade(otdfctl: Otdfctl) -> None:
+    made = seed(otdfctl.platform, "react")
+    otdfctl("attributes", "namespaces", "deactivate", "--id", made.ns["id"], "--force")
+    ns = otdfctl("attributes", "namespaces", "unsafe", "reactivate", "--id", made.ns["id"],
+                 "--force")  # fmt: skip
+    assert otdfctl("attributes", "namespaces", "get", "--id", ns["id"])["active"]["value"]
+    attr = otdfctl("attributes", "get", "--id", made.attr["id"])
+    assert not attr["active"].get("value")
+    otdfctl("attributes", "unsafe", "reactivate", "--id", made.attr["id"], "--force")
+    otdfctl("attributes", "values", "unsafe", "reactivate", "--id", made.value("red")["id"],
+            "--force")  # fmt: skip
+    attr = otdfctl("attributes", "get", "--id", made.attr["id"])
+    assert attr["active"]["value"]
+    assert [bool(v["active"].get("value")) for v in attr["values"]] == [True, False]
+
+
+def test_unsafe_deletes_take_what_is_under_them(otdfctl: Otdfctl) -> None:
+    made = seed(otdfctl.platform, "del")
+    red, blue = made.value("red"), made.value("blue")
+    sm = otdfctl("subject-mappings", "create", "--attribute-value-id", red["id"],
+                 "--subject-condition-set-new", client_condition(unique("c-")),
+                 "--action", "read")  # fmt: skip
+    otdfctl("attributes", "values", "unsafe", "delete", "--id", blue["id"], "--force")
+    with pytest.raises(OtdfctlError, match="not_found"):
+        otdfctl("attributes", "values", "get", "--id", blue["id"])
+    assert [v["id"] for v in otdfctl("attributes", "get", "--id", made.attr["id"])["values"]] == [
+        red["id"]
+    ]
+    otdfctl("attributes", "unsafe", "delete", "--id", made.attr["id"], "--force")
+    for args in (("attributes", "get", "--id", made.attr["id"]),
+                 ("attributes", "values", "get", "--id", red["id"]),
+                 ("subject-mappings", "get", "--id", sm["id"])):  # fmt: skip
+        with pytest.raises(OtdfctlError, match="not_found"):
+            otdfctl(*args)
+    otdfctl("attributes", "namespaces", "unsafe", "delete", "--id", made.ns["id"], "--force")
+    with pytest.raises(OtdfctlError, match="not_found"):
+        otdfctl("attributes", "namespaces", "get", "--id", made.ns["id"])

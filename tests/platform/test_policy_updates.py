@@ -437,3 +437,70 @@ def test_subject_mapping_actions_by_id(admin: Client) -> None:
     ]
     missing = {"id": sm["id"], "actions": [{"id": str(uuid.UUID(int=7))}]}
     assert "action" in admin.fails("not_found", f"{SM}/UpdateSubjectMapping", missing)
+
+
+# -- the unsafe service --------------------------------------------------------------------
+
+UNSAFE = "policy.unsafe.UnsafeService"
+
+
+def test_unsafe_is_admin_only(admin: Client, standard: Client) -> None:
+    attr = make(admin)
+    value = attr["values"][0]
+    before = admin.ok(f"{ATTR}/GetAttribute", {"id": attr["id"]})
+    for path, body in (
+        (f"{UNSAFE}/UnsafeUpdateNamespace", {"id": attr["namespace"]["id"], "name": "e.example"}),
+        (f"{UNSAFE}/UnsafeUpdateAttributeValue", {"id": value["id"], "value": "evil"}),
+        (f"{UNSAFE}/UnsafeReactivateAttribute", {"id": attr["id"]}),
+        (f"{UNSAFE}/UnsafeDeleteAttribute", {"id": attr["id"], "fqn": attr["fqn"]}),
+    ):
+        message = standard.fails("permission_denied", path, body)
+        assert message.startswith(f"permission denied: {path} "), message
+    assert admin.ok(f"{ATTR}/GetAttribute", {"id": attr["id"]}) == before
+
+
+def test_unsafe_delete_needs_the_current_fqn(admin: Client) -> None:
+    attr = make(admin)
+    path = f"{UNSAFE}/UnsafeDeleteAttribute"
+    assert "fqn mismatch" in admin.fails(
+        "not_found", path, {"id": attr["id"], "fqn": attr["fqn"] + "x"}
+    )
+    assert "fqn" in admin.fails("invalid_argument", path, {"id": attr["id"]})
+    assert admin.ok(f"{ATTR}/GetAttribute", {"id": attr["id"]})["attribute"]["fqn"] == attr["fqn"]
+
+
+def test_unsafe_rename_onto_an_existing_name_is_refused(admin: Client) -> None:
+    one, two = make(admin), make(admin)
+    message = admin.fails(
+        "already_exists",
+        f"{UNSAFE}/UnsafeUpdateNamespace",
+        {"id": one["namespace"]["id"], "name": two["namespace"]["name"]},
+    )
+    assert two["namespace"]["name"] in message
+    red = one["values"][0]
+    assert "blue" in admin.fails(
+        "already_exists", f"{UNSAFE}/UnsafeUpdateAttributeValue", {"id": red["id"], "value": "blue"}
+    )
+
+
+def test_unsafe_namespace_delete_removes_grants_and_mappings(admin: Client) -> None:
+    attr = make(admin)
+    ns = attr["namespace"]
+    selector = f".del_{uuid.uuid4().hex[:8]}"
+    mapping(admin, attr["values"][0]["id"], selector)
+    kas = admin.ok(
+        f"{KAS}/CreateKeyAccessServer",
+        {"uri": f"http://localhost:1/{uuid.uuid4().hex}", "publicKey": {"remote": "http://x/k"}},
+    )["keyAccessServer"]
+    admin.ok(
+        f"{NS}/AssignKeyAccessServerToNamespace",
+        {"namespaceKeyAccessServer": {"namespaceId": ns["id"], "keyAccessServerId": kas["id"]}},
+    )
+    out = admin.ok(f"{UNSAFE}/UnsafeDeleteNamespace", {"id": ns["id"], "fqn": ns["fqn"]})
+    assert out["namespace"]["id"] == ns["id"]
+    assert "namespace" in admin.fails("not_found", f"{NS}/GetNamespace", {"id": ns["id"]})
+    assert "attribute" in admin.fails("not_found", f"{ATTR}/GetAttribute", {"id": attr["id"]})
+    match = {"subjectProperties": [{"externalSelectorValue": selector}]}
+    assert admin.ok(f"{SM}/MatchSubjectMappings", match).get("subjectMappings", []) == []
+    (entry,) = admin.ok(f"{KAS}/ListKeyAccessServerGrants", {"kasId": kas["id"]})["grants"]
+    assert "namespaceGrants" not in entry

@@ -40,6 +40,13 @@ def labels_json(metadata: common_pb2.MetadataMutable | None) -> str:
     return json.dumps(dict(metadata.labels) if metadata is not None else {}, sort_keys=True)
 
 
+def required(field: str, value: str) -> str:
+    """``value``, or invalid_argument naming ``field`` when it is empty."""
+    if not value or not value.strip():
+        raise RpcError("invalid_argument", f"{field}: required")
+    return value
+
+
 def updated_labels(
     current: str,
     metadata: common_pb2.MetadataMutable | None,

@@ -13,9 +13,12 @@ from typing import Any
 from google.protobuf.message import Message
 
 from xtdf.errors import XtdfError
+from xtdf.platform.policy.base import required
 from xtdf.platform.policy.keys import KeyStore
 from xtdf.platform.policy.store import PolicyStore
 from xtdf.platform.rpc import CallContext, Method, RpcError
+
+__all__ = ["Registrar", "key_row_id", "one_of", "page", "required", "update_metadata"]
 
 Handler = Callable[[Any], Message]
 
@@ -100,10 +103,3 @@ def update_metadata(req: Any) -> tuple[Any, int]:
     """(``metadata`` if the request sets it, else None; ``metadata_update_behavior``): an
     update without metadata leaves the labels alone."""
     return (req.metadata if req.HasField("metadata") else None), req.metadata_update_behavior
-
-
-def required(field: str, value: str) -> str:
-    """``value``, or invalid_argument naming ``field`` when it is empty."""
-    if not value or not value.strip():
-        raise RpcError("invalid_argument", f"{field}: required")
-    return value

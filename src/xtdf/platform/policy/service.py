@@ -1,8 +1,8 @@
 """The policy services over Connect, under OpenTDF's service and method names.
 
 One module per service (``namespaces_rpc``, ``attributes_rpc``, ``kasregistry_rpc``,
-``subjectmapping_rpc``, ``actions_rpc``) registers its handlers; this module assembles
-them and publishes the stored base key in the well-known configuration at startup.
+``subjectmapping_rpc``, ``actions_rpc``, ``unsafe_rpc``) registers its handlers; this
+module assembles them and publishes the stored base key in the well-known configuration at startup.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from xtdf.platform.policy import (
     kasregistry_rpc,
     namespaces_rpc,
     subjectmapping_rpc,
+    unsafe_rpc,
 )
 from xtdf.platform.policy.rpc_support import Registrar
 from xtdf.platform.rpc import Method
@@ -23,7 +24,13 @@ from xtdf.platform.rpc import Method
 def methods(platform: Any) -> list[Method]:
     reg = Registrar(platform)
     kasregistry_rpc.publish_base_key(platform, reg.store)
-    modules = (namespaces_rpc, attributes_rpc, kasregistry_rpc, subjectmapping_rpc, actions_rpc)
-    for module in modules:
+    for module in (
+        namespaces_rpc,
+        attributes_rpc,
+        kasregistry_rpc,
+        subjectmapping_rpc,
+        actions_rpc,
+        unsafe_rpc,
+    ):
         module.register(reg)
     return reg.methods

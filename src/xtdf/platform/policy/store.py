@@ -18,7 +18,7 @@ from google.protobuf.wrappers_pb2 import BoolValue
 from xtdf._proto.common import common_pb2
 from xtdf._proto.policy import objects_pb2 as po
 from xtdf.platform.policy.actions import Actions
-from xtdf.platform.policy.base import active_clause, labels_json, metadata_of, new_id
+from xtdf.platform.policy.base import active_clause, labels_json, metadata_of, new_id, required
 from xtdf.platform.policy.fqn import (
     ATTR_FQN_RE,
     NAMESPACE_RE,
@@ -32,14 +32,15 @@ from xtdf.platform.policy.fqn import (
 )
 from xtdf.platform.policy.registry import KasRegistry, merge_keys_into_grants
 from xtdf.platform.policy.subjects import SubjectMappings, validate_subject_sets
+from xtdf.platform.policy.unsafe import UnsafeEdits
 from xtdf.platform.rpc import RpcError
 
 __all__ = ["PolicyStore", "ValueFqn", "parse_value_fqn", "validate_subject_sets"]
 
 
-class PolicyStore(KasRegistry, SubjectMappings, Actions):
+class PolicyStore(KasRegistry, SubjectMappings, Actions, UnsafeEdits):
     """All reads and writes of policy objects: namespaces, definitions and values here,
-    the KAS registry, subject mappings and actions in the parts it inherits."""
+    the KAS registry, subject mappings, actions and unsafe edits in the parts it inherits."""
 
     # --- namespaces -----------------------------------------------------------
 
@@ -98,7 +99,7 @@ class PolicyStore(KasRegistry, SubjectMappings, Actions):
     ) -> po.Namespace:
         """Only the labels change (a namespace's name is its identity: upstream renames
         only through the unsafe service)."""
-        row = self._namespace_row(_required("id", ident))
+        row = self._namespace_row(required("id", ident))
         self._relabel("policy_namespaces", row, metadata, behavior)
         return self.get_namespace(row["id"])
 
@@ -106,7 +107,7 @@ class PolicyStore(KasRegistry, SubjectMappings, Actions):
         """Deactivate the namespace and, as upstream's cascade trigger does, every
         definition in it and every value of those; nothing is deleted, and inactive
         values stop entitling (the KAS and decisions read active policy only)."""
-        row = self._namespace_row(_required("id", ident))
+        row = self._namespace_row(required("id", ident))
         now = time.time()
         with self.db.transaction() as conn:
             conn.execute(
@@ -234,13 +235,13 @@ class PolicyStore(KasRegistry, SubjectMappings, Actions):
         self, ident: str, metadata: common_pb2.MetadataMutable | None, behavior: int
     ) -> po.Attribute:
         """Only the labels change; name, rule and value order are the unsafe service's."""
-        row = self._attribute_row(_required("id", ident))
+        row = self._attribute_row(required("id", ident))
         self._relabel("policy_attributes", row, metadata, behavior)
         return self.get_attribute(row["id"])
 
     def deactivate_attribute(self, ident: str) -> po.Attribute:
         """Deactivate the definition and, cascading as upstream does, all its values."""
-        row = self._attribute_row(_required("id", ident))
+        row = self._attribute_row(required("id", ident))
         now = time.time()
         with self.db.transaction() as conn:
             conn.execute(
@@ -256,7 +257,7 @@ class PolicyStore(KasRegistry, SubjectMappings, Actions):
 
     def list_values(self, attribute_id: str, state: int = 0) -> list[po.Value]:
         """The values of one definition in their stored order (``HIERARCHY`` rank)."""
-        attr = self._attribute_row(_required("attribute_id", attribute_id))
+        attr = self._attribute_row(required("attribute_id", attribute_id))
         rows = self.db.query(
             f"SELECT * FROM policy_values WHERE attribute_id = ? AND {active_clause(state)}"
             " ORDER BY position",
@@ -331,12 +332,12 @@ class PolicyStore(KasRegistry, SubjectMappings, Actions):
     def update_value(
         self, ident: str, metadata: common_pb2.MetadataMutable | None, behavior: int
     ) -> po.Value:
-        row = self._value_row(_required("id", ident))
+        row = self._value_row(required("id", ident))
         self._relabel("policy_values", row, metadata, behavior)
         return self.get_value(row["id"])
 
     def deactivate_value(self, ident: str) -> po.Value:
-        row = self._value_row(_required("id", ident))
+        row = self._value_row(required("id", ident))
         self._update("policy_values", row["id"], {"active": 0})
         return self.get_value(row["id"])
 
@@ -407,9 +408,3 @@ class PolicyStore(KasRegistry, SubjectMappings, Actions):
         if parts.fqn not in values:
             raise RpcError("not_found", f"attribute value {parts.fqn} not found")
         return parts.attribute_fqn, rows[0]["rule"], values
-
-
-def _required(field: str, value: str) -> str:
-    if not value or not value.strip():
-        raise RpcError("invalid_argument", f"{field}: required")
-    return value
