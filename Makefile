@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml hatch_build.py
 	@touch $(STAMP)
 
 include sdk/sdks.mk
+# OpenTDF's Go platform beside ours (make platform-go, make xtest PLATFORM=go)
+include platform/go/go.mk
 
 sdk-py: $(STAMP)
 	$(MAKE) -C sdk/py PY=$(PY)

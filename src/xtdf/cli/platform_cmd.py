@@ -36,6 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         )
         if name in ("serve", "start"):
             _server_options(a)
+        if name != "serve":
+            a.add_argument(
+                "--impl",
+                choices=("xtdf", "go"),
+                default="xtdf",
+                help="xtdf (default) or go: OpenTDF's Go platform built by `make platform-go`, "
+                "with PostgreSQL and xtdf's IdP (state in .xtdf/go-platform)",
+            )
         a.set_defaults(func=func)
 
 
@@ -172,6 +180,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_start(args: argparse.Namespace) -> int:
+    if args.impl == "go":
+        from xtdf.cli import go_platform_cmd
+
+        return go_platform_cmd.run_start(args)
     from xtdf.platform import lifecycle
 
     state = _state_dir(args)
@@ -193,6 +205,10 @@ def run_start(args: argparse.Namespace) -> int:
 
 
 def run_stop(args: argparse.Namespace) -> int:
+    if args.impl == "go":
+        from xtdf.cli import go_platform_cmd
+
+        return go_platform_cmd.run_stop(args)
     from xtdf.platform import lifecycle
 
     state = _state_dir(args)
@@ -205,6 +221,10 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    if args.impl == "go":
+        from xtdf.cli import go_platform_cmd
+
+        return go_platform_cmd.run_status(args)
     from xtdf.platform import lifecycle
 
     st = lifecycle.status(_state_dir(args))

@@ -63,9 +63,10 @@ class TokenSource:
         self.config = config
         self.transport = transport
         if dpop_key is None:
-            from cryptography.hazmat.primitives.asymmetric import ec
+            # RSA-2048, as the Go SDK: the Go KAS verifies request tokens with RS256 only
+            from xtdf.client import sessionkey
 
-            dpop_key = ec.generate_private_key(ec.SECP256R1())
+            dpop_key = sessionkey.take_dpop()
         self.dpop_key = dpop_key
         #: False: plain bearer tokens, no proofs (a platform that does not enforce DPoP)
         self.dpop = dpop
@@ -131,14 +132,15 @@ class TokenSource:
             lifetime = 300.0
         return Token(value, str(body.get("token_type") or "Bearer"), time.time() + lifetime)
 
-    def headers(self, method: str, url: str) -> dict[str, str]:
-        """``Authorization`` and a fresh ``DPoP`` proof for one request."""
+    def headers(self, method: str, url: str, *, connect: bool = False) -> dict[str, str]:
+        """``Authorization`` and a fresh ``DPoP`` proof for one request (``connect``: a
+        Connect RPC, whose proof names the procedure's path, see ``jose.dpop_proof``)."""
         token = self.token()
         scheme = "DPoP" if token.token_type.lower() == "dpop" else "Bearer"
         if not self.dpop:
             return {"Authorization": f"{scheme} {token.value}"}
         nonce = self.nonces.get(origin_of(url))
-        proof = jose.dpop_proof(self.dpop_key, method, url, token.value, nonce)
+        proof = jose.dpop_proof(self.dpop_key, method, url, token.value, nonce, path_only=connect)
         return {"Authorization": f"{scheme} {token.value}", "DPoP": proof}
 
 

@@ -95,12 +95,17 @@ def dpop_proof(
     url: str,
     access_token: str | None = None,
     nonce: str | None = None,
+    path_only: bool = False,
 ) -> str:
-    """One DPoP proof JWT for one HTTP request; ``ath`` binds it to the access token."""
+    """One DPoP proof JWT for one HTTP request; ``ath`` binds it to the access token.
+
+    ``path_only``: ``htu`` is the URL's path, as the Go SDK writes it for Connect calls (the
+    RPC's procedure): the Go platform (service v0.13.0) compares a Connect call's ``htu``
+    with the procedure alone and refuses the full URL."""
     claims: dict[str, Any] = {
         "jti": b64url_encode(os.urandom(16)),
         "htm": method.upper(),
-        "htu": htu(url),
+        "htu": urlsplit(url).path if path_only else htu(url),
         "iat": int(time.time()),
     }
     if access_token:

@@ -80,7 +80,7 @@ class PlatformClient:
             headers = {
                 "Content-Type": "application/json",
                 "Connect-Protocol-Version": "1",
-                **self.tokens.headers("POST", url),
+                **self.tokens.headers("POST", url, connect=True),
             }
             resp = self.transport.request("POST", url, body, headers)
             nonce = resp.headers.get("dpop-nonce")

@@ -54,15 +54,29 @@ class SessionKeyMaker:
 
 
 _started: SessionKeyMaker | None = None
+#: the DPoP key of this process's token source (RSA-2048, as the Go SDK's: the Go KAS of
+#: service v0.13.0 verifies a signed request token with RS256 only)
+_dpop: SessionKeyMaker | None = None
 _lock = threading.Lock()
 
 
 def start(ec_session: bool) -> None:
-    """Begin making the key this process's decrypt will need (once per process)."""
-    global _started
+    """Begin making the keys this process's decrypt will need (once per process): the DPoP
+    key first (the token fetch needs it before the rewrap needs the session key)."""
+    global _started, _dpop
     with _lock:
+        if _dpop is None:
+            _dpop = SessionKeyMaker(ec_session=False)
         if _started is None:
             _started = SessionKeyMaker(ec_session)
+
+
+def take_dpop() -> Any:
+    """The DPoP key started early, else a new RSA-2048 key; each serves one token source."""
+    global _dpop
+    with _lock:
+        maker, _dpop = _dpop, None
+    return (maker or SessionKeyMaker(ec_session=False)).result()
 
 
 def take(ec_session: bool) -> SessionKeyMaker:

@@ -91,6 +91,9 @@ class PlatformConfig(BaseModel):
     realm: str = "opentdf"
     #: access-token audience; empty means the platform's URL, as upstream's dev config
     audience: str = ""
+    #: more audiences for every access token (``aud`` becomes a list): another platform that
+    #: trusts this IdP, as OpenTDF's Go platform checks ``aud`` for its own URL
+    extra_audiences: list[str] = Field(default_factory=list)
     clients: list[OAuthClient] = Field(default_factory=default_clients)
     token_lifetime_s: int = Field(default=300, ge=1)
     #: accepted clock skew on token ``exp``/``nbf``/``iat`` (upstream: 1m)

@@ -150,6 +150,12 @@ class IdentityProvider:
         """A stable per-client ``sub``, like Keycloak's service-account user id."""
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.config.issuer}#{client_id}"))
 
+    def audience(self) -> str | list[str]:
+        """This platform's URL, plus any other platform that trusts this IdP (a list then,
+        as Keycloak writes ``aud`` when a token has several)."""
+        extra = [a for a in self.config.extra_audiences if a != self.config.token_audience]
+        return [self.config.token_audience, *extra] if extra else self.config.token_audience
+
     def issue(
         self,
         client: OAuthClient,
@@ -171,7 +177,7 @@ class IdentityProvider:
         claims.update(
             {
                 "iss": self.config.issuer,
-                "aud": self.config.token_audience,
+                "aud": self.audience(),
                 "iat": now,
                 "exp": now + lifetime,
                 "jti": str(uuid.uuid4()),

@@ -1,0 +1,435 @@
+"""OpenTDF's Go platform as a second platform under test, started and stopped by xtdf.
+
+Three parts, in this order: a PostgreSQL server (harness/postgres.py), xtdf's own IdP (our
+platform started with no extra KAS, its tokens also carrying the Go platform's URL in
+``aud``) and the Go server built by ``make platform-go``, configured by us from the facts of
+upstream's ``opentdf-dev.yaml``: KAS keys RSA ``r1`` and EC ``ec1`` generated at set-up,
+entity resolution in ``claims`` mode (entities are the token's claims, so no Keycloak admin
+API is needed), casbin's ``opentdf-admin``/``opentdf-standard`` groups, and optionally the
+KAS-only instances of upstream's ``start-additional-kas`` on their own ports.
+
+A failed start stops whatever it had started and raises ``PlatformError`` with one line
+naming the cause (port taken, database not ready, binary missing, not healthy in time).
+``stop`` works from any process: what is running is recorded in ``go-platform.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xtdf.errors import PlatformError
+from xtdf.harness.postgres import Postgres, data_dir_for
+
+#: where platform/go/ (go.mk, dist/) is: the project root, unless overridden
+PROJECT_ROOT = Path(os.environ.get("XTDF_PROJECT_ROOT") or Path(__file__).resolve().parents[3])
+RUN_FILE = "go-platform.json"
+HEALTH_TIMEOUT_S = 120.0
+#: roles of our IdP's clients mapped to the Go platform's casbin roles (upstream's dev config)
+ROLE_EXTENSION = "g, opentdf-admin, role:admin\ng, opentdf-standard, role:standard"
+
+
+@dataclass(frozen=True)
+class Installation:
+    """The built server and the unpacked PostgreSQL of one ``make platform-go``."""
+
+    version: str
+    binary: Path
+    postgres_bin: Path
+
+    @classmethod
+    def find(cls, root: Path = PROJECT_ROOT) -> Installation:
+        mk = root / "platform" / "go" / "go.mk"
+        try:
+            text = mk.read_text()
+        except OSError:
+            raise PlatformError(f"Go platform pins missing: {mk}") from None
+        m = re.search(r"^PLATFORM_GO_VERSION\s*:=\s*(\S+)", text, re.M)
+        if not m:
+            raise PlatformError(f"no PLATFORM_GO_VERSION in {mk}")
+        dist = root / "platform" / "go" / "dist" / m.group(1)
+        binary = dist / "opentdf"
+        if not (dist / ".installed").is_file() or not os.access(binary, os.X_OK):
+            raise PlatformError(f"Go platform binary missing ({binary}): run `make platform-go`")
+        try:
+            pg = (dist / (dist / "postgres-bin").read_text().strip()).resolve()
+        except OSError:
+            raise PlatformError(
+                f"PostgreSQL location missing in {dist}: run `make platform-go`"
+            ) from None
+        return cls(m.group(1), binary, pg)
+
+
+@dataclass
+class Ports:
+    """0 means any free port (tests); the matrix uses upstream's fixed ones."""
+
+    platform: int = 0
+    idp: int = 0
+    postgres: int = 0
+    #: KAS-only instances, name -> port, as our platform's ``kas_ports``
+    kas: dict[str, int] = field(default_factory=dict)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _claim(port: int, what: str) -> int:
+    """A free port for ``what``: ``port`` itself if non-zero (else one line saying it is
+    taken), any free port for 0."""
+    if port == 0:
+        return _free_port()
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PlatformError(f"port {port} ({what}) is taken") from None
+            raise PlatformError(f"port {port} ({what}): {exc.strerror}") from None
+    return port
+
+
+def healthy(url: str, timeout: float = 2.0) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url.rstrip("/") + "/healthz", timeout=timeout) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError):
+        return False
+
+
+def _write_keys(key_dir: Path) -> dict[str, Path]:
+    """RSA ``r1`` and P-256 ``ec1`` with self-signed certificates, made once per state."""
+    from xtdf.crypto import ec, rsa
+    from xtdf.crypto.keys import private_pem
+    from xtdf.crypto.x509 import self_signed_pem
+
+    paths = {
+        "rsa": key_dir / "kas-private.pem",
+        "rsa_cert": key_dir / "kas-cert.pem",
+        "ec": key_dir / "kas-ec-private.pem",
+        "ec_cert": key_dir / "kas-ec-cert.pem",
+    }
+    if all(p.is_file() for p in paths.values()):
+        return paths
+    key_dir.mkdir(parents=True, exist_ok=True)
+    for name, key in (("rsa", rsa.generate(2048)), ("ec", ec.generate("secp256r1"))):
+        for path, text in ((paths[name], private_pem(key)), (paths[f"{name}_cert"], None)):
+            body = text if text is not None else self_signed_pem(key)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(body)
+            tmp.chmod(0o600)
+            tmp.replace(path)
+    return paths
+
+
+def go_config(
+    *,
+    port: int,
+    issuer: str,
+    audience: str,
+    pg_port: int,
+    keys: dict[str, Path],
+    root_key: str,
+    kas_only: bool = False,
+    core_url: str = "",
+) -> dict[str, object]:
+    """The Go server's configuration (JSON, which its YAML loader reads as is)."""
+    url = f"http://localhost:{port}"
+    kas: dict[str, object] = {
+        "registered_kas_uri": url,
+        "ec_tdf_enabled": True,
+        "preview": {"ec_tdf_enabled": True, "key_management": False},
+        "keyring": [
+            {"kid": "ec1", "alg": "ec:secp256r1"},
+            {"kid": "ec1", "alg": "ec:secp256r1", "legacy": True},
+            {"kid": "r1", "alg": "rsa:2048"},
+            {"kid": "r1", "alg": "rsa:2048", "legacy": True},
+        ],
+    }
+    if not kas_only:
+        kas["root_key"] = root_key
+    config: dict[str, object] = {
+        "logger": {"level": "info", "type": "text", "output": "stdout"},
+        "mode": ["kas"] if kas_only else ["all"],
+        "db": {
+            "host": "127.0.0.1",
+            "port": pg_port,
+            "user": "postgres",
+            "password": "",
+            "database": "opentdf",
+            "sslmode": "disable",
+        },
+        "services": {"kas": kas, "entityresolution": {"mode": "claims"}},
+        "server": {
+            "public_hostname": "localhost",
+            "port": port,
+            "tls": {"enabled": False},
+            "auth": {
+                "enabled": True,
+                "enforceDPoP": False,
+                "audience": audience,
+                "issuer": issuer,
+                "policy": {"extension": ROLE_EXTENSION},
+            },
+            "cryptoProvider": {
+                "type": "standard",
+                "standard": {
+                    "keys": [
+                        {
+                            "kid": "r1",
+                            "alg": "rsa:2048",
+                            "private": str(keys["rsa"]),
+                            "cert": str(keys["rsa_cert"]),
+                        },
+                        {
+                            "kid": "ec1",
+                            "alg": "ec:secp256r1",
+                            "private": str(keys["ec"]),
+                            "cert": str(keys["ec_cert"]),
+                        },
+                    ]
+                },
+            },
+        },
+    }
+    if kas_only:
+        config["sdk_config"] = {
+            "client_id": "opentdf",
+            "client_secret": "secret",
+            "core": {"endpoint": core_url, "plaintext": True},
+        }
+    return config
+
+
+class GoPlatform:
+    """The Go platform stack in ``state_dir``; ``start`` then ``stop``, or ``with``."""
+
+    def __init__(self, state_dir: Path, ports: Ports | None = None) -> None:
+        self.state_dir = state_dir.resolve()
+        self.ports = ports or Ports()
+        self.urls: dict[str, str] = {}
+        self._procs: dict[str, int] = {}
+        self._postgres: Postgres | None = None
+        self._idp_dir = self.state_dir / "idp"
+
+    def __enter__(self) -> GoPlatform:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- start ------------------------------------------------------------------------
+
+    def start(self, timeout_s: float = HEALTH_TIMEOUT_S) -> dict[str, str]:
+        """Start everything and return its URLs; on any failure stop what was started."""
+        install = Installation.find()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if stop(self.state_dir):  # a previous run's leftovers
+            pass
+        ports = self.ports
+        plat = _claim(ports.platform, "Go platform")
+        idp = _claim(ports.idp, "IdP")
+        pg = _claim(ports.postgres, "PostgreSQL")
+        kas = {name: _claim(p, f"KAS {name}") for name, p in ports.kas.items()}
+        try:
+            self._postgres = Postgres(install.postgres_bin, data_dir_for(self.state_dir), pg)
+            self._record(pg_port=pg)
+            self._postgres.start()
+            platform_url = f"http://localhost:{plat}"
+            issuer = self._start_idp(idp, platform_url)
+            keys = _write_keys(self.state_dir / "keys")
+            root_key = self._root_key()
+            cfg = go_config(
+                port=plat,
+                issuer=issuer,
+                audience=platform_url,
+                pg_port=pg,
+                keys=keys,
+                root_key=root_key,
+            )
+            self._spawn("platform", install.binary, cfg, platform_url, timeout_s)
+            self.urls = {
+                "platform": platform_url,
+                "idp": issuer,
+                "kas default": f"{platform_url}/kas",
+            }
+            for name, port in kas.items():
+                url = f"http://localhost:{port}"
+                cfg = go_config(
+                    port=port,
+                    issuer=issuer,
+                    audience=platform_url,
+                    pg_port=pg,
+                    keys=keys,
+                    root_key=root_key,
+                    kas_only=True,
+                    core_url=platform_url,
+                )
+                self._spawn(f"kas-{name}", install.binary, cfg, url, timeout_s)
+                self.urls[f"kas {name}"] = f"{url}/kas"
+            self._record(pg_port=pg)
+        except BaseException:
+            self.stop()
+            raise
+        return self.urls
+
+    def _root_key(self) -> str:
+        path = self.state_dir / "keys" / "root_key"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def _start_idp(self, port: int, platform_url: str) -> str:
+        """Our platform, for its IdP: its tokens' ``aud`` also names the Go platform."""
+        from xtdf.platform import lifecycle
+
+        self._idp_dir.mkdir(parents=True, exist_ok=True)
+        cfg = self._idp_dir / "idp-config.json"
+        cfg.write_text(json.dumps({"extra_audiences": [platform_url]}))
+        args = ["--state-dir", str(self._idp_dir), "--port", "0", "--idp-port", str(port)]
+        args += ["--kas", "none", "--event-loops", "1", "--config", str(cfg)]
+        try:
+            st = lifecycle.start(self._idp_dir, args, timeout_s=60)
+        except PlatformError as exc:
+            raise PlatformError(f"IdP (xtdf platform) did not start: {exc}") from None
+        assert st.urls is not None
+        return st.urls["idp"]
+
+    def _spawn(
+        self, name: str, binary: Path, cfg: dict[str, object], url: str, timeout_s: float
+    ) -> None:
+        cfg_path = self.state_dir / f"opentdf-{name}.yaml"
+        cfg_path.write_text(json.dumps(cfg, indent=1))
+        log_path = self.state_dir / f"{name}.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [str(binary), "start", "--config-file", str(cfg_path)],
+                cwd=self.state_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._procs[name] = proc.pid
+        self._record()
+        deadline = time.monotonic() + timeout_s
+        while not healthy(url):
+            code = proc.poll()
+            if code is not None:
+                raise PlatformError(
+                    f"Go {name} exited with status {code} at start: {_last_error(log_path)}"
+                )
+            if time.monotonic() > deadline:
+                raise PlatformError(
+                    f"Go {name} not healthy at {url} within {timeout_s:.0f} s (log {log_path})"
+                )
+            time.sleep(0.2)
+
+    def _record(self, pg_port: int | None = None) -> None:
+        run = self.state_dir / RUN_FILE
+        data: dict[str, object] = {}
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(run.read_text())
+        data["pids"] = dict(self._procs)
+        data["urls"] = dict(self.urls)
+        if self._postgres is not None:
+            data["postgres"] = {
+                "bin": str(self._postgres.bin_dir),
+                "data": str(self._postgres.data_dir),
+                "port": pg_port or self._postgres.port,
+            }
+        tmp = run.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(run)
+
+    def stop(self) -> None:
+        stop(self.state_dir)
+        self._procs.clear()
+
+
+def _last_error(log_path: Path) -> str:
+    """The last line of the Go server's log that says why (its errors are JSON or text)."""
+    try:
+        lines = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return f"see {log_path}"
+    for line in reversed(lines):
+        if "error" in line.lower() or "fatal" in line.lower() or "panic" in line.lower():
+            return line.strip()[:400]
+    return (lines[-1].strip()[:400] if lines else "no output") + f" (log {log_path})"
+
+
+def _terminate(pid: int, timeout_s: float = 15.0) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def status(state_dir: Path) -> dict[str, str] | None:
+    """The URLs of the stack running from ``state_dir``, or None."""
+    try:
+        data = json.loads((state_dir / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    urls = data.get("urls") or {}
+    return urls if urls.get("platform") and healthy(urls["platform"]) else None
+
+
+def stop(state_dir: Path) -> bool:
+    """Stop every part recorded in ``state_dir`` (Go servers, IdP, PostgreSQL); True when
+    something was recorded."""
+    from xtdf.platform import lifecycle
+
+    state_dir = state_dir.resolve()
+    run = state_dir / RUN_FILE
+    try:
+        data = json.loads(run.read_text())
+    except (OSError, ValueError):
+        data = None
+    errors: list[str] = []
+    if data:
+        for pid in reversed(list((data.get("pids") or {}).values())):
+            _terminate(int(pid))
+    with contextlib.suppress(PlatformError):
+        lifecycle.stop(state_dir / "idp")
+    pg = (data or {}).get("postgres")
+    if pg:
+        try:
+            Postgres(Path(pg["bin"]), Path(pg["data"]), int(pg["port"])).stop()
+        except PlatformError as exc:
+            errors.append(str(exc))
+    run.unlink(missing_ok=True)
+    if errors:
+        raise PlatformError(errors[0])
+    return data is not None
