@@ -741,3 +741,39 @@ def test_unsafe_deletes_take_what_is_under_them(otdfctl: Otdfctl) -> None:
     otdfctl("attributes", "namespaces", "unsafe", "delete", "--id", made.ns["id"], "--force")
     with pytest.raises(OtdfctlError, match="not_found"):
         otdfctl("attributes", "namespaces", "get", "--id", made.ns["id"])
+
+
+# -- resource mappings and their groups --------------------------------------------------
+
+
+def test_resource_mapping_groups_and_mappings(otdfctl: Otdfctl) -> None:
+    made = seed(otdfctl.platform, "resm")
+    group = otdfctl("resource-mapping-groups", "create", "--namespace-id", made.ns["id"],
+                    "--name", "docs", "--label", "k=v")  # fmt: skip
+    assert (group["namespace_id"], group["name"]) == (made.ns["id"], "docs")
+    assert group["metadata"]["labels"] == {"k": "v"}
+    red, blue = made.value("red"), made.value("blue")
+    mapping = otdfctl("resource-mappings", "create", "--attribute-value-id", red["id"],
+                      "--terms", "crimson", "--terms", "scarlet",
+                      "--group-id", group["id"])  # fmt: skip
+    assert mapping["terms"] == ["crimson", "scarlet"]
+    assert (mapping["attribute_value"]["fqn"], mapping["group"]["id"]) == (red["fqn"], group["id"])
+    got = otdfctl("resource-mappings", "get", "--id", mapping["id"])
+    assert (got["terms"], got["group"]["id"]) == (["crimson", "scarlet"], group["id"])
+    assert mapping["id"] in {m["id"] for m in otdfctl("resource-mappings", "list")}
+    assert group["id"] in {g["id"] for g in otdfctl("resource-mapping-groups", "list")}
+    otdfctl("resource-mappings", "update", "--id", mapping["id"], "--attribute-value-id",
+            blue["id"], "--terms", "navy")  # fmt: skip
+    got = otdfctl("resource-mappings", "get", "--id", mapping["id"])
+    assert (got["attribute_value"]["id"], got["terms"]) == (blue["id"], ["navy"])
+    assert got["group"]["id"] == group["id"]
+    otdfctl("resource-mapping-groups", "update", "--id", group["id"], "--name", "papers")
+    assert otdfctl("resource-mapping-groups", "get", "--id", group["id"])["name"] == "papers"
+    # a deleted group leaves its mappings, in no group; a deleted mapping is gone
+    otdfctl("resource-mapping-groups", "delete", "--id", group["id"], "--force")
+    with pytest.raises(OtdfctlError, match="not_found"):
+        otdfctl("resource-mapping-groups", "get", "--id", group["id"])
+    assert not otdfctl("resource-mappings", "get", "--id", mapping["id"]).get("group")
+    otdfctl("resource-mappings", "delete", "--id", mapping["id"], "--force")
+    with pytest.raises(OtdfctlError, match="not_found"):
+        otdfctl("resource-mappings", "get", "--id", mapping["id"])

@@ -504,3 +504,84 @@ def test_unsafe_namespace_delete_removes_grants_and_mappings(admin: Client) -> N
     assert admin.ok(f"{SM}/MatchSubjectMappings", match).get("subjectMappings", []) == []
     (entry,) = admin.ok(f"{KAS}/ListKeyAccessServerGrants", {"kasId": kas["id"]})["grants"]
     assert "namespaceGrants" not in entry
+
+
+# -- resource mappings -----------------------------------------------------------------------
+
+RM = "policy.resourcemapping.ResourceMappingService"
+
+
+def test_resource_mappings_by_group_fqn(admin: Client, standard: Client) -> None:
+    attr = make(admin)
+    ns = attr["namespace"]
+    group = admin.ok(f"{RM}/CreateResourceMappingGroup", {"namespaceId": ns["id"], "name": "Docs"})[
+        "resourceMappingGroup"
+    ]
+    assert (group["name"], group["fqn"]) == ("docs", f"{ns['fqn']}/resm/docs")
+    empty = admin.ok(
+        f"{RM}/CreateResourceMappingGroup", {"namespaceId": ns["id"], "name": "empty"}
+    )["resourceMappingGroup"]
+    rm = admin.ok(
+        f"{RM}/CreateResourceMapping",
+        {"attributeValueId": attr["values"][0]["id"], "terms": ["x"], "groupId": group["id"]},
+    )["resourceMapping"]
+    path = f"{RM}/ListResourceMappingsByGroupFqns"
+    fqns = [group["fqn"], empty["fqn"], f"{ns['fqn']}/resm/nope", "not an fqn"]
+    got = standard.ok(path, {"fqns": fqns})["fqnResourceMappingGroups"]
+    assert list(got) == [group["fqn"]]
+    assert got[group["fqn"]]["group"]["id"] == group["id"]
+    assert [m["id"] for m in got[group["fqn"]]["mappings"]] == [rm["id"]]
+    assert "no resource mapping group" in admin.fails("not_found", path, {"fqns": fqns[1:]})
+    assert "fqns" in admin.fails("invalid_argument", path, {})
+    # a second group of that name in the namespace is refused
+    assert "already exists" in admin.fails(
+        "already_exists",
+        f"{RM}/CreateResourceMappingGroup",
+        {"namespaceId": ns["id"], "name": "docs"},
+    )
+
+
+def test_resource_mapping_writes_are_admin_only(admin: Client, standard: Client) -> None:
+    attr = make(admin)
+    rm = admin.ok(
+        f"{RM}/CreateResourceMapping", {"attributeValueId": attr["values"][0]["id"], "terms": ["a"]}
+    )["resourceMapping"]
+    for path, body in (
+        (
+            f"{RM}/CreateResourceMapping",
+            {"attributeValueId": attr["values"][0]["id"], "terms": ["b"]},
+        ),
+        (f"{RM}/UpdateResourceMapping", {"id": rm["id"], "terms": ["evil"]}),
+        (f"{RM}/DeleteResourceMapping", {"id": rm["id"]}),
+        (f"{RM}/CreateResourceMappingGroup", {"namespaceId": attr["namespace"]["id"], "name": "g"}),
+    ):
+        message = standard.fails("permission_denied", path, body)
+        assert message.startswith(f"permission denied: {path} "), message
+    assert standard.ok(f"{RM}/GetResourceMapping", {"id": rm["id"]})["resourceMapping"] == rm
+
+
+@pytest.mark.parametrize(
+    ("terms", "names"),
+    [
+        ([], "at least one"),
+        ([""], "non-empty"),
+        (["t"] * 1001, "at most"),
+        (["t" * 1025], "at most"),
+    ],
+)
+def test_resource_mapping_terms_are_bounded(admin: Client, terms: list[str], names: str) -> None:
+    attr = make(admin)
+    body = {"attributeValueId": attr["values"][0]["id"], "terms": terms}
+    assert names in admin.fails("invalid_argument", f"{RM}/CreateResourceMapping", body)
+
+
+def test_unsafe_value_delete_takes_its_resource_mappings(admin: Client) -> None:
+    attr = make(admin)
+    value = attr["values"][0]
+    rm = admin.ok(f"{RM}/CreateResourceMapping", {"attributeValueId": value["id"], "terms": ["a"]})[
+        "resourceMapping"
+    ]
+    admin.ok(f"{UNSAFE}/UnsafeDeleteAttributeValue", {"id": value["id"], "fqn": value["fqn"]})
+    assert "resource mapping" in admin.fails(
+        "not_found", f"{RM}/GetResourceMapping", {"id": rm["id"]}
+    )

@@ -96,6 +96,24 @@ CREATE TABLE IF NOT EXISTS policy_actions (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS policy_resource_mapping_groups (
+    id TEXT PRIMARY KEY,
+    namespace_id TEXT NOT NULL REFERENCES policy_namespaces(id),
+    name TEXT NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (namespace_id, name)
+);
+CREATE TABLE IF NOT EXISTS policy_resource_mappings (
+    id TEXT PRIMARY KEY,
+    value_id TEXT NOT NULL REFERENCES policy_values(id),
+    terms TEXT NOT NULL,
+    group_id TEXT REFERENCES policy_resource_mapping_groups(id),
+    labels TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS policy_subject_mappings (
     id TEXT PRIMARY KEY,
     value_id TEXT NOT NULL REFERENCES policy_values(id),

@@ -1,8 +1,9 @@
 """The policy services over Connect, under OpenTDF's service and method names.
 
 One module per service (``namespaces_rpc``, ``attributes_rpc``, ``kasregistry_rpc``,
-``subjectmapping_rpc``, ``actions_rpc``, ``unsafe_rpc``) registers its handlers; this
-module assembles them and publishes the stored base key in the well-known configuration at startup.
+``subjectmapping_rpc``, ``actions_rpc``, ``resourcemapping_rpc``, ``unsafe_rpc``)
+registers its handlers; this module assembles them and publishes the stored base key in
+the well-known configuration at startup.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from xtdf.platform.policy import (
     attributes_rpc,
     kasregistry_rpc,
     namespaces_rpc,
+    resourcemapping_rpc,
     subjectmapping_rpc,
     unsafe_rpc,
 )
@@ -30,6 +32,7 @@ def methods(platform: Any) -> list[Method]:
         kasregistry_rpc,
         subjectmapping_rpc,
         actions_rpc,
+        resourcemapping_rpc,
         unsafe_rpc,
     ):
         module.register(reg)

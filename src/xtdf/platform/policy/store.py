@@ -31,6 +31,7 @@ from xtdf.platform.policy.fqn import (
     value_fqn,
 )
 from xtdf.platform.policy.registry import KasRegistry, merge_keys_into_grants
+from xtdf.platform.policy.resources import ResourceMappings
 from xtdf.platform.policy.subjects import SubjectMappings, validate_subject_sets
 from xtdf.platform.policy.unsafe import UnsafeEdits
 from xtdf.platform.rpc import RpcError
@@ -38,9 +39,10 @@ from xtdf.platform.rpc import RpcError
 __all__ = ["PolicyStore", "ValueFqn", "parse_value_fqn", "validate_subject_sets"]
 
 
-class PolicyStore(KasRegistry, SubjectMappings, Actions, UnsafeEdits):
+class PolicyStore(KasRegistry, SubjectMappings, ResourceMappings, Actions, UnsafeEdits):
     """All reads and writes of policy objects: namespaces, definitions and values here,
-    the KAS registry, subject mappings, actions and unsafe edits in the parts it inherits."""
+    the KAS registry, subject and resource mappings, actions and unsafe edits in the parts
+    it inherits."""
 
     # --- namespaces -----------------------------------------------------------
 

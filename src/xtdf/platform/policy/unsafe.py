@@ -5,9 +5,10 @@ change what attributes in existing TDFs mean: a renamed value's FQN no longer ma
 files bound to the old one, a reordered ``HIERARCHY`` changes who outranks whom, a deleted
 value's files can no longer be entitled. The rules are upstream's: a reactivation touches
 only the object named (no cascade, unlike deactivation); a delete must name the object's
-current FQN and takes everything under it (definitions, values, their subject mappings,
-KAS grants and key mappings); ``values_order`` must list exactly the definition's values.
-FQNs are derived from names when read, so a rename moves every FQN under it at once.
+current FQN and takes everything under it (definitions, values, their subject and
+resource mappings, resource mapping groups, KAS grants and key mappings);
+``values_order`` must list exactly the definition's values. FQNs are derived from names
+when read, so a rename moves every FQN under it at once.
 """
 
 from __future__ import annotations
@@ -69,6 +70,15 @@ class UnsafeEdits(StoreBase):
                 [row["id"], row["id"]],
             )
             conn.execute("DELETE FROM policy_condition_sets WHERE namespace_id = ?", [row["id"]])
+            # its resource mapping groups too; mappings elsewhere in them stay, groupless
+            groups = "SELECT id FROM policy_resource_mapping_groups WHERE namespace_id = ?"
+            conn.execute(
+                f"UPDATE policy_resource_mappings SET group_id = NULL WHERE group_id IN ({groups})",
+                [row["id"]],
+            )
+            conn.execute(
+                "DELETE FROM policy_resource_mapping_groups WHERE namespace_id = ?", [row["id"]]
+            )
             _delete_links(conn, "namespace", [row["id"]])
             conn.execute("DELETE FROM policy_namespaces WHERE id = ?", [row["id"]])
 
@@ -159,7 +169,8 @@ def _delete_links(conn: sqlite3.Connection, kind: str, ids: list[str]) -> None:
 
 
 def _delete_values(conn: sqlite3.Connection, ids: list[str]) -> None:
-    conn.executemany("DELETE FROM policy_subject_mappings WHERE value_id = ?", [(i,) for i in ids])
+    for table in ("policy_subject_mappings", "policy_resource_mappings"):
+        conn.executemany(f"DELETE FROM {table} WHERE value_id = ?", [(i,) for i in ids])
     _delete_links(conn, "value", ids)
     conn.executemany("DELETE FROM policy_values WHERE id = ?", [(i,) for i in ids])
 
