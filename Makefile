@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 120
 # rewrites the suite's asserts again (collection 1.4 s -> 0.7 s per process without it)
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: test xtest sdks sdk-py lint bench bench-formats fuzz venv clean
+.PHONY: test xtest sdks sdk-py browser lint bench bench-formats fuzz venv clean
 
 venv: $(STAMP)
 
@@ -34,7 +34,15 @@ sdk-py: $(STAMP)
 # every SDK in the matrix: ours, otdf-python (two releases) and the JS CLI
 sdks: sdk-py sdks-independent
 
-test: $(STAMP) sdks
+# headless Chromium for the HTML report's browser test (tests/harness/test_report_browser.py):
+# Debian's package, installed once where apt-get can run (as root); elsewhere that test skips
+browser:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends chromium >/dev/null; } || \
+	  echo "no Chromium: the HTML report's browser test will skip"
+
+test: $(STAMP) sdks browser
 	$(PY) -m ruff check src tests xtest
 	$(PY) -m pytest tests -n 2 --dist loadgroup -q
 
