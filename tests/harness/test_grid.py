@@ -176,3 +176,22 @@ def test_a_record_reads_back_as_the_same_test_with_its_output_capped() -> None:
 def test_a_malformed_record_is_a_value_error_naming_the_test(rec: object) -> None:
     with pytest.raises(ValueError, match="test 't::x' has"):
         grid.from_record("t::x", rec)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("env", "label"),
+    [
+        ({}, "embedded xtdf platform (http://localhost:8080)"),
+        ({"XTDF_PLATFORM": "go", "PLATFORMURL": "http://h:1"}, "external platform at http://h:1"),
+    ],
+)
+def test_the_platform_a_run_names(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], label: str
+) -> None:
+    from xtdf.harness.report import platform_label
+
+    for name in ("PLATFORMURL", "XTDF_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert platform_label() == label
