@@ -333,6 +333,49 @@ def test_kas_key_create_get_list(otdfctl: Otdfctl) -> None:
     assert [k["key"]["key_id"] for k in listed] == ["gk1"]
 
 
+def test_kas_key_update_and_rotate(otdfctl: Otdfctl) -> None:
+    """A rotation on a KAS registration of its own: the old key is marked rotated, the
+    new one takes its mappings, and both stay readable."""
+    name = unique("rot")
+    kas = otdfctl("kas-registry", "create", "--uri", f"http://localhost:1/{name}/kas",
+                  "--public-key-remote", f"http://localhost:1/{name}/pk")  # fmt: skip
+
+    def pem_arg() -> str:
+        return base64.b64encode(ec_public_pem().encode()).decode()
+
+    old = otdfctl("kas-registry", "key", "create", "--kas", kas["id"], "--key-id", "k1",
+                  "--algorithm", "ec:secp256r1", "--mode", "public_key",
+                  "--public-key-pem", pem_arg())  # fmt: skip
+    otdfctl("kas-registry", "key", "update", "--id", old["key"]["id"], "--label", "gen=1")
+    got = otdfctl("kas-registry", "key", "get", "--kas", kas["id"], "--key", "k1")
+    assert got["key"]["metadata"]["labels"] == {"gen": "1"}
+    made = seed(otdfctl.platform, "rot")
+    red = made.value("red")
+    otdfctl("attributes", "values", "key", "assign", "--value", red["id"],
+            "--key-id", old["key"]["id"])  # fmt: skip
+    rotated = otdfctl("kas-registry", "key", "rotate", "--kas", kas["id"], "--key", "k1",
+                      "--key-id", "k2", "--algorithm", "ec:secp256r1", "--mode", "public_key",
+                      "--public-key-pem", pem_arg())  # fmt: skip
+    new_id = rotated["kas_key"]["key"]["id"]
+    assert rotated["kas_key"]["key"]["key_id"] == "k2"
+    moved = rotated["rotated_resources"]["attribute_value_mappings"]
+    assert [(m["id"], m["fqn"]) for m in moved] == [(red["id"], red["fqn"])]
+    statuses = {
+        k["key"]["key_id"]: k["key"]["key_status"]
+        for k in otdfctl("kas-registry", "key", "list", "--kas", kas["id"])
+    }
+    assert statuses == {"k1": 2, "k2": 1}  # KEY_STATUS_ROTATED, KEY_STATUS_ACTIVE
+    r = connect(otdfctl.platform, "policy.attributes.AttributesService/GetAttributeValue",
+                {"id": red["id"]})  # fmt: skip
+    assert [k["publicKey"]["kid"] for k in r.json()["value"]["kasKeys"]] == ["k2"]
+    assert new_id != old["key"]["id"]
+    # a rotated key does not rotate again
+    with pytest.raises(OtdfctlError, match="invalid_argument"):
+        otdfctl("kas-registry", "key", "rotate", "--kas", kas["id"], "--key", "k1",
+                "--key-id", "k3", "--algorithm", "ec:secp256r1", "--mode", "public_key",
+                "--public-key-pem", pem_arg())  # fmt: skip
+
+
 def test_kas_key_with_bad_pem_is_invalid_argument(otdfctl: Otdfctl) -> None:
     name = unique("bad")
     kas = otdfctl("kas-registry", "create", "--uri", f"http://localhost:1/{name}/kas",

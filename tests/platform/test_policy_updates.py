@@ -9,14 +9,16 @@ metadata and match rules taken from upstream.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.platform.conftest import LocalPlatform
+from tests.platform.conftest import LocalPlatform, start_platform
 
 ADMIN, STANDARD, NO_ROLE = "opentdf", "opentdf-sdk", "xtdf-alice"
 NS = "policy.namespaces.NamespaceService"
@@ -585,3 +587,90 @@ def test_unsafe_value_delete_takes_its_resource_mappings(admin: Client) -> None:
     assert "resource mapping" in admin.fails(
         "not_found", f"{RM}/GetResourceMapping", {"id": rm["id"]}
     )
+
+
+# -- key update and rotation -----------------------------------------------------------------
+
+
+def _public_key_ctx() -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return {"pem": base64.b64encode(pem).decode()}
+
+
+def _scratch_key(admin: Client, kid: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    kas = admin.ok(
+        f"{KAS}/CreateKeyAccessServer",
+        {"uri": f"http://localhost:1/{uuid.uuid4().hex}", "publicKey": {"remote": "http://x/k"}},
+    )["keyAccessServer"]
+    key = admin.ok(
+        f"{KAS}/CreateKey",
+        {
+            "kasId": kas["id"],
+            "keyId": kid,
+            "keyAlgorithm": "ALGORITHM_EC_P256",
+            "keyMode": "KEY_MODE_PUBLIC_KEY_ONLY",
+            "publicKeyCtx": _public_key_ctx(),
+        },
+    )["kasKey"]
+    return kas, key
+
+
+def test_key_update_and_rotate_are_admin_only(admin: Client, standard: Client) -> None:
+    _, key = _scratch_key(admin, "s1")
+    new_key = {"keyId": "s2", "algorithm": "ALGORITHM_EC_P256"}
+    new_key |= {"keyMode": "KEY_MODE_PUBLIC_KEY_ONLY", "publicKeyCtx": _public_key_ctx()}
+    for path, body in (
+        (f"{KAS}/UpdateKey", {"id": key["key"]["id"], "metadata": {"labels": {"x": "1"}}}),
+        (f"{KAS}/RotateKey", {"id": key["key"]["id"], "newKey": new_key}),
+    ):
+        message = standard.fails("permission_denied", path, body)
+        assert message.startswith(f"permission denied: {path} "), message
+    after = admin.ok(f"{KAS}/GetKey", {"id": key["key"]["id"]})["kasKey"]
+    assert after["key"]["keyStatus"] == "KEY_STATUS_ACTIVE"
+    assert "labels" not in after["key"].get("metadata", {})
+
+
+def test_rotating_the_base_key_moves_it(tmp_path: Path) -> None:
+    """On a platform of its own: the shared one's base key reroutes every other test."""
+    server = start_platform(tmp_path)
+    lp = LocalPlatform(server)
+    try:
+        with httpx.Client(timeout=30.0) as http:
+            admin = Client(lp, http, ADMIN)
+            kas, key = _scratch_key(admin, "b1")
+            admin.ok(f"{KAS}/SetBaseKey", {"id": key["key"]["id"]})
+            new_key = {"keyId": "b2", "algorithm": "ALGORITHM_EC_P256"}
+            new_key |= {"keyMode": "KEY_MODE_PUBLIC_KEY_ONLY", "publicKeyCtx": _public_key_ctx()}
+            new_key["metadata"] = {"labels": {"gen": "2"}}
+            out = admin.ok(f"{KAS}/RotateKey", {"id": key["key"]["id"], "newKey": new_key})
+            assert out["kasKey"]["key"]["keyId"] == "b2"
+            assert out["kasKey"]["key"]["metadata"]["labels"] == {"gen": "2"}
+            assert out["rotatedResources"]["rotatedOutKey"]["key"]["keyStatus"] == (
+                "KEY_STATUS_ROTATED"
+            )
+            base = admin.ok(f"{KAS}/GetBaseKey")["baseKey"]
+            assert (base["kasId"], base["publicKey"]["kid"]) == (kas["id"], "b2")
+            wellknown = http.get(f"{lp.url}/.well-known/opentdf-configuration").json()
+            conf = wellknown.get("configuration", wellknown)
+            assert conf["base_key"]["public_key"]["kid"] == "b2"
+            # UpdateKey changes labels only
+            labelled = admin.ok(
+                f"{KAS}/UpdateKey",
+                {
+                    "id": key["key"]["id"],
+                    "metadata": {"labels": {"old": "yes"}},
+                    "metadataUpdateBehavior": EXTEND,
+                },
+            )["kasKey"]
+            assert labelled["key"]["metadata"]["labels"] == {"old": "yes"}
+            assert labelled["key"]["keyStatus"] == "KEY_STATUS_ROTATED"
+    finally:
+        lp._http.close()
+        server.stop()

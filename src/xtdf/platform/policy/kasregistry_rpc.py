@@ -12,6 +12,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from xtdf._proto.common import common_pb2
 from xtdf._proto.policy import objects_pb2 as po
 from xtdf._proto.policy.kasregistry import key_access_server_registry_pb2 as kr
 from xtdf.crypto.encoding import b64decode
@@ -21,6 +22,7 @@ from xtdf.platform.policy.rpc_support import (
     key_row_id,
     one_of,
     page,
+    required,
     update_metadata,
 )
 from xtdf.platform.policy.store import PolicyStore
@@ -95,49 +97,60 @@ def register(reg: Registrar) -> None:
         page(resp, "key_access_servers", req)
         return resp
 
-    @rpc(KAS_REGISTRY, "CreateKey", kr.CreateKeyRequest, kr.CreateKeyResponse)
-    def create_key(req: kr.CreateKeyRequest) -> Message:
-        if not req.kas_id:
+    def store_key(
+        kas_id: str,
+        key_id: str,
+        algorithm: int,
+        mode: int,
+        public_key_ctx: po.PublicKeyCtx,
+        private_key_ctx: po.PrivateKeyCtx,
+        legacy: bool = False,
+    ) -> str:
+        """Make or import one key as ``CreateKey`` (and ``RotateKey``'s new key) asks;
+        returns its row id."""
+        if not kas_id:
             raise RpcError("invalid_argument", "kas_id: required")
-        if not req.key_id:
+        if not key_id:
             raise RpcError("invalid_argument", "key_id: required")
-        alg = algorithms.from_enum(req.key_algorithm)
+        alg = algorithms.from_enum(algorithm)
         pub = (
-            b64decode(req.public_key_ctx.pem, "public_key_ctx.pem").decode()
-            if req.public_key_ctx.pem
+            b64decode(public_key_ctx.pem, "public_key_ctx.pem").decode()
+            if public_key_ctx.pem
             else ""
         )
-        wrapped = req.private_key_ctx.wrapped_key
+        wrapped = private_key_ctx.wrapped_key
         ks = keys()
-        if req.key_mode == po.KEY_MODE_PUBLIC_KEY_ONLY:
+        if mode == po.KEY_MODE_PUBLIC_KEY_ONLY:
             if not pub:
                 raise RpcError("invalid_argument", "public_key_ctx.pem: required")
-            rec = ks.store_public_only(req.kas_id, req.key_id, alg, pub)
-        elif req.key_mode == po.KEY_MODE_CONFIG_ROOT_KEY:
-            if not wrapped:
-                rec = ks.create_key(req.kas_id, req.key_id, alg, legacy=req.legacy)
-            else:
-                raw = b64decode(wrapped, "private_key_ctx.wrapped_key")
-                if raw.lstrip().startswith(b"-----BEGIN"):
-                    rec = ks.import_key(
-                        req.key_id,
-                        alg,
-                        raw.decode(),
-                        pub or None,
-                        legacy=req.legacy,
-                        kas=req.kas_id,
-                    )
-                else:
-                    rec = ks.store_wrapped(
-                        req.kas_id, req.key_id, alg, wrapped, pub, legacy=req.legacy
-                    )
-        else:
+            return ks.store_public_only(kas_id, key_id, alg, pub).id
+        if mode != po.KEY_MODE_CONFIG_ROOT_KEY:
             raise RpcError(
                 "invalid_argument",
-                f"key_mode: {po.KeyMode.Name(req.key_mode)} is not supported here; use "
+                f"key_mode: {po.KeyMode.Name(mode)} is not supported here; use "
                 "KEY_MODE_CONFIG_ROOT_KEY or KEY_MODE_PUBLIC_KEY_ONLY",
             )
-        return kr.CreateKeyResponse(kas_key=store.get_key(rec.id))
+        if not wrapped:
+            return ks.create_key(kas_id, key_id, alg, legacy=legacy).id
+        raw = b64decode(wrapped, "private_key_ctx.wrapped_key")
+        if raw.lstrip().startswith(b"-----BEGIN"):
+            return ks.import_key(
+                key_id, alg, raw.decode(), pub or None, legacy=legacy, kas=kas_id
+            ).id
+        return ks.store_wrapped(kas_id, key_id, alg, wrapped, pub, legacy=legacy).id
+
+    @rpc(KAS_REGISTRY, "CreateKey", kr.CreateKeyRequest, kr.CreateKeyResponse)
+    def create_key(req: kr.CreateKeyRequest) -> Message:
+        row_id = store_key(
+            req.kas_id,
+            req.key_id,
+            req.key_algorithm,
+            req.key_mode,
+            req.public_key_ctx,
+            req.private_key_ctx,
+            req.legacy,
+        )
+        return kr.CreateKeyResponse(kas_key=store.get_key(row_id))
 
     @rpc(KAS_REGISTRY, "GetKey", kr.GetKeyRequest, kr.GetKeyResponse, True)
     def get_key(req: kr.GetKeyRequest) -> Message:
@@ -214,4 +227,49 @@ def register(reg: Registrar) -> None:
                     kr.GrantedPolicyObject(id=obj, fqn=fqn) for obj, fqn in grants[kind]
                 )
         page(resp, "grants", req)
+        return resp
+
+    @rpc(KAS_REGISTRY, "UpdateKey", kr.UpdateKeyRequest, kr.UpdateKeyResponse)
+    def update_key(req: kr.UpdateKeyRequest) -> Message:
+        """Only a key's labels change: its material and mode are what files were made with."""
+        row_id = store.key_row(required("id", req.id))["id"]
+        store.relabel_key(row_id, *update_metadata(req))
+        return kr.UpdateKeyResponse(kas_key=store.get_key(row_id))
+
+    @rpc(KAS_REGISTRY, "RotateKey", kr.RotateKeyRequest, kr.RotateKeyResponse)
+    def rotate_key(req: kr.RotateKeyRequest) -> Message:
+        """Make the new key, then in one step mark the old one rotated (it still decrypts
+        what was made with it), move its mappings to the new one and, if it was the base
+        key, make the new one the base key; as upstream."""
+        old = store.get_key(key_row_id(store, req, "active_key"))
+        if old.key.key_status != po.KEY_STATUS_ACTIVE:
+            raise RpcError(
+                "invalid_argument",
+                f"key {old.key.key_id!r} is not active: only an active key rotates",
+            )
+        new = req.new_key
+        new_id = store_key(
+            old.kas_id,
+            new.key_id,
+            new.algorithm,
+            new.key_mode,
+            new.public_key_ctx,
+            new.private_key_ctx,
+        )
+        if new.HasField("metadata"):
+            store.relabel_key(new_id, new.metadata, common_pb2.METADATA_UPDATE_ENUM_REPLACE)
+        moved, base_moved = store.rotate_key(old.key.id, new_id)
+        if base_moved:
+            publish_base_key(platform, store)
+        resp = kr.RotateKeyResponse(kas_key=store.get_key(new_id))
+        rotated = resp.rotated_resources
+        rotated.rotated_out_key.CopyFrom(store.get_key(old.key.id))
+        for kind, field in (
+            ("namespace", "namespace_mappings"),
+            ("attribute", "attribute_definition_mappings"),
+            ("value", "attribute_value_mappings"),
+        ):
+            getattr(rotated, field).extend(
+                kr.ChangeMappings(id=obj, fqn=fqn) for obj, fqn in moved[kind]
+            )
         return resp

@@ -294,6 +294,49 @@ class KasRegistry(StoreBase):
         rows = self.db.query(sql + " ORDER BY s.uri, k.created_at", params)
         return [self._kas_key(r) for r in rows]
 
+    def relabel_key(
+        self, row_id: str, metadata: common_pb2.MetadataMutable | None, behavior: int
+    ) -> None:
+        self._relabel("policy_kas_keys", self.key_row(row_id), metadata, behavior)
+
+    def rotate_key(self, old_id: str, new_id: str) -> tuple[dict[str, list[tuple[str, str]]], bool]:
+        """Mark ``old_id`` rotated and move its mappings (and the base key) to ``new_id``,
+        in one transaction. Returns the moved objects per kind as (id, FQN), and whether
+        the base key moved."""
+        now = time.time()
+        with self.db.transaction() as conn:
+            moved_rows = conn.execute(
+                "SELECT object_type, object_id FROM policy_key_mappings WHERE key_id = ?",
+                [old_id],
+            ).fetchall()
+            conn.execute(
+                "UPDATE OR IGNORE policy_key_mappings SET key_id = ? WHERE key_id = ?",
+                [new_id, old_id],
+            )
+            conn.execute("DELETE FROM policy_key_mappings WHERE key_id = ?", [old_id])
+            conn.execute(
+                "UPDATE policy_kas_keys SET status = ?, updated_at = ? WHERE id = ?",
+                [po.KEY_STATUS_ROTATED, now, old_id],
+            )
+            base = conn.execute(
+                "UPDATE policy_base_key SET key_id = ? WHERE key_id = ?", [new_id, old_id]
+            ).rowcount
+        moved: dict[str, list[tuple[str, str]]] = {"namespace": [], "attribute": [], "value": []}
+        for r in moved_rows:
+            moved[r["object_type"]].append(
+                (r["object_id"], self._object_fqn(r["object_type"], r["object_id"]))
+            )
+        return moved, bool(base)
+
+    def _object_fqn(self, kind: str, object_id: str) -> str:
+        if kind == "namespace":
+            return namespace_fqn(self._namespace_row(object_id)["name"])
+        if kind == "attribute":
+            row = self._attribute_row(object_id)
+            return attribute_fqn(row["ns_name"], row["name"])
+        row = self._value_row(object_id)
+        return value_fqn(row["ns_name"], row["attr_name"], row["value"])
+
     def _simple_key(
         self, key_row: sqlite3.Row, kas_row: sqlite3.Row | None = None
     ) -> po.SimpleKasKey:
