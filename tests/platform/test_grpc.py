@@ -14,7 +14,14 @@ import pytest
 from google.protobuf.message import Message
 from joserfc.jwk import ECKey, RSAKey
 
-from tests.platform.conftest import LocalPlatform, dpop_proof, start_platform
+from tests.platform.conftest import (
+    TEST_SERVICE,
+    Caller,
+    Echo,
+    LocalPlatform,
+    dpop_proof,
+    start_platform,
+)
 from tests.platform.test_kas_rewrap import kao_message, recover, request_body, sign_srt
 from xtdf._proto.kas import kas_pb2 as pb
 from xtdf._proto.policy.namespaces import namespaces_pb2 as ns_pb
@@ -32,6 +39,8 @@ REWRAP = "/kas.AccessService/Rewrap"
 CREATE_NS = "/policy.namespaces.NamespaceService/CreateNamespace"
 LIST_NS = "/policy.namespaces.NamespaceService/ListNamespaces"
 HEALTH = "/grpc.health.v1.Health/Check"
+#: an HTTP/2 SETTINGS frame with no settings: length 0, type 4, no flags, stream 0
+EMPTY_SETTINGS = bytes.fromhex("000000040000000000")
 
 
 def target(url: str) -> str:
@@ -257,6 +266,60 @@ def test_metadata_over_the_header_cap_is_refused_and_does_nothing(
     assert name not in namespaces(local_platform, channel)
 
 
+# -- the dispatch behind it: context, errors, deadline (the test-only methods) -------------
+
+
+def test_caller_context_on_a_kas_port(bare_platform: LocalPlatform) -> None:
+    """What a handler learns over gRPC: the verified client, the DPoP key, the KAS instance
+    whose port was dialled and that port's advertised base URL."""
+    lp = bare_platform
+    dpop = ECKey.generate_key("P-256")
+    token = lp.token(dpop_key=dpop)
+    kas = lp.kas_urls["value1"]
+    with grpc.insecure_channel(target(kas)) as ch:
+        got = call(ch, REWRAP, Echo(), Caller, dpop_metadata(dpop, token, REWRAP))
+    assert (got.client_id, got.instance) == ("opentdf", "value1")
+    with grpc.insecure_channel(target(lp.url)) as ch:
+        who = call(
+            ch,
+            f"/{TEST_SERVICE}/WhoAmI",
+            Echo(),
+            Caller,
+            dpop_metadata(dpop, token, f"/{TEST_SERVICE}/WhoAmI"),
+        )
+    assert who.dpop_jkt == dpop.thumbprint() and who.has_dpop_jwk
+    assert who.base_url == lp.url and who.instance == "default"
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "message"),
+    [
+        ("refuse", grpc.StatusCode.PERMISSION_DENIED, "refused on request"),
+        ("denied", grpc.StatusCode.PERMISSION_DENIED, "not entitled on request"),
+        ("crash", grpc.StatusCode.INTERNAL, "/xtdftest.TestService/Echo failed: internal error"),
+        ("wrong-type", grpc.StatusCode.INTERNAL, "returned the wrong message type"),
+    ],
+)
+def test_handler_errors_keep_their_code_and_message(
+    bare_platform: LocalPlatform, text: str, code: grpc.StatusCode, message: str
+) -> None:
+    with grpc.insecure_channel(target(bare_platform.url)) as ch:
+        err = refusal(ch, f"/{TEST_SERVICE}/Echo", Echo(text=text).SerializeToString())
+    assert err.code() == code and message in err.details(), (err.code(), err.details())
+    assert "secret internals" not in err.details()
+
+
+def test_deadline_is_the_callers(bare_platform: LocalPlatform) -> None:
+    with grpc.insecure_channel(target(bare_platform.url)) as ch:
+        stub = ch.unary_unary(f"/{TEST_SERVICE}/Echo")
+        with pytest.raises(grpc.RpcError) as info:
+            stub(Echo(text="slow").SerializeToString(), timeout=0.2)
+        assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        # the connection and the server are fine afterwards
+        echoed = call(ch, f"/{TEST_SERVICE}/Echo", Echo(text="hi"), Echo)
+    assert echoed.text == "hi"
+
+
 # -- HTTP/1.1 beside gRPC on one port ------------------------------------------------------
 
 
@@ -283,7 +346,9 @@ def test_connect_and_rest_still_served_on_the_same_port(
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformServer]:
-    server = start_platform(tmp_path_factory.mktemp("grpc-small"), max_connections=8)
+    server = start_platform(
+        tmp_path_factory.mktemp("grpc-small"), max_connections=8, header_timeout_s=1
+    )
     try:
         yield server
     finally:
@@ -296,7 +361,7 @@ def test_grpc_connections_count_in_the_connection_gate(small: PlatformServer) ->
     try:
         for _ in range(small.config.max_connections):
             s = socket.create_connection(("127.0.0.1", port))
-            s.sendall(PREFACE)  # handed to gRPC, which waits for SETTINGS
+            s.sendall(PREFACE + EMPTY_SETTINGS)  # an HTTP/2 connection, idle
             held.append(s)
         r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
         assert r.status_code == 503 and r.text == "too many open connections"
@@ -308,6 +373,36 @@ def test_grpc_connections_count_in_the_connection_gate(small: PlatformServer) ->
         if r.status_code == 200:
             break
     assert r.status_code == 200
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    sock.settimeout(30)
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    return data
+
+
+def test_a_stalled_preface_gets_the_header_timeout(small: PlatformServer) -> None:
+    with socket.create_connection(("127.0.0.1", small.config.platform_port)) as s:
+        s.sendall(PREFACE[:10])
+        assert _answer(s).startswith(b"HTTP/1.1 408 ")
+
+
+def test_preface_without_settings_is_closed_by_the_handshake_timeout(
+    small: PlatformServer,
+) -> None:
+    with socket.create_connection(("127.0.0.1", small.config.platform_port)) as s:
+        s.sendall(PREFACE)
+        answer = _answer(s)  # returns: the server closed it
+    assert not answer.startswith(b"HTTP/")  # HTTP/2 frames (SETTINGS, GOAWAY), not HTTP/1.1
+
+
+def test_a_request_line_like_the_preface_is_http1(small: PlatformServer) -> None:
+    with socket.create_connection(("127.0.0.1", small.config.platform_port)) as s:
+        s.sendall(b"PRI * HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _answer(s).startswith(b"HTTP/1.1 400 ")
 
 
 def test_stop_with_an_open_grpc_channel(tmp_path_factory: pytest.TempPathFactory) -> None:
