@@ -46,8 +46,27 @@ test: $(STAMP) sdks browser
 	$(PY) -m ruff check src tests xtest
 	$(PY) -m pytest tests -n 2 --dist loadgroup -q
 
-xtest: $(STAMP) sdks
+# PLATFORM=go: the matrix against OpenTDF's Go platform (platform/go/go.mk, docs/go-platform.md)
+# instead of ours, its stats in .xtdf/last-run-go.json; then every test whose outcome differs
+# from the last run on ours (.xtdf/last-run.json), printed and written to docs/compat.md
+PLATFORM ?= xtdf
+$(if $(filter-out xtdf go,$(PLATFORM)),$(error PLATFORM=$(PLATFORM): expected xtdf or go))
+ifeq ($(PLATFORM),go)
+XTEST_DEPS := platform-go
+XTEST_OUT  := --stats-json ../.xtdf/last-run-go.json --report-html ../.xtdf/report-go.html
+endif
+
+xtest: $(STAMP) sdks $(XTEST_DEPS)
+ifeq ($(PLATFORM),go)
+	cd xtest && XTDF_PLATFORM=go $(PY) -m pytest -n $(XTEST_WORKERS) -q $(XTEST_OUT) $(XTEST_ARGS); \
+	  status=$$?; cd .. && if [ -f .xtdf/last-run.json ]; then \
+	  $(PY) -m xtdf.harness.platform_diff .xtdf/last-run.json .xtdf/last-run-go.json \
+	    --compat-md docs/compat.md; \
+	  else echo "no run on xtdf's platform to compare with (.xtdf/last-run.json): make xtest"; fi; \
+	  exit $$status
+else
 	cd xtest && $(PY) -m pytest -n $(XTEST_WORKERS) -q $(XTEST_ARGS)
+endif
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests xtest

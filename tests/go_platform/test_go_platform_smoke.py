@@ -93,6 +93,38 @@ def test_ztdf_round_trip_through_the_go_kas(stack, sdk, tmp_path: Path) -> None:
     assert kao["url"].rstrip("/").removesuffix("/kas") == urls["platform"]
 
 
+def test_go_kas_refuses_nanotdf(stack, tmp_path: Path) -> None:
+    """service v0.13.0 removed NanoTDF from its KAS: a NanoTDF's rewrap is answered
+    invalid_argument and nothing is written. Our KAS still rewraps it; docs/compat.md,
+    "Go platform", lists every matrix cell this changes."""
+    _, urls = stack
+    py = next((s for s in SDKS if s.name == "py"), None)
+    if py is None:
+        pytest.skip("sdk/py/dist/main not installed (make sdk-py)")
+    env = _env(urls, tmp_path)
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(os.urandom(500))
+    ct, out = tmp_path / "ct.ntdf", tmp_path / "out.bin"
+
+    def run(verb: str, src: Path, dst: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(py.path), verb, str(src), str(dst), "nano"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SDK_TIMEOUT_S,
+        )
+
+    made = run("encrypt", plain, ct)
+    assert made.returncode == 0, made.stderr  # encrypting needs only the KAS's public key
+    refused = run("decrypt", ct, out)
+    assert refused.returncode == 1
+    assert "HTTP 400 (invalid_argument" in refused.stderr
+    assert "invalid request" in refused.stderr
+    assert not out.exists()
+
+
 def test_idp_tokens_carry_what_the_go_platform_checks(stack) -> None:
     """aud names the Go platform, azp/clientId the client, roles map to casbin's admin."""
     import base64

@@ -34,6 +34,12 @@ def add_options(parser: pytest.Parser) -> None:
         action="store_true",
         help="every worker encrypts for itself, as upstream does",
     )
+    group.addoption(
+        "--platform",
+        choices=("xtdf", "go"),
+        help="platform the suite starts when PLATFORMURL names none: xtdf (ours, default) or "
+        "go (OpenTDF's Go platform, `make platform-go`); sets XTDF_PLATFORM",
+    )
     group.addoption("--compat-md", help="regenerate the measured section of this compat doc")
     group.addoption("--stats-json", help="write cache and matrix statistics to this JSON file")
 

@@ -46,8 +46,27 @@ DEFAULTS = {
 }
 
 
+#: which platform the suite starts when no PLATFORMURL names one: ``xtdf`` (ours, the
+#: default) or ``go`` (OpenTDF's Go platform from ``make platform-go``, harness/go_platform.py)
+PLATFORM_ENV = "XTDF_PLATFORM"
+IMPLS = ("xtdf", "go")
+
+
 class PlatformUnavailable(Exception):
     """The platform named by the environment does not answer, or would not start."""
+
+
+def impl() -> str:
+    """``XTDF_PLATFORM``: which platform to start (``xtdf`` unless set)."""
+    value = os.environ.get(PLATFORM_ENV) or "xtdf"
+    if value not in IMPLS:
+        raise PlatformUnavailable(f"{PLATFORM_ENV}={value!r}: expected one of {', '.join(IMPLS)}")
+    return value
+
+
+def go_state_dir(state_dir: Path) -> Path:
+    """The Go stack's state beside ours (``.xtdf/platform`` -> ``.xtdf/platform-go``)."""
+    return state_dir.with_name(state_dir.name + "-go")
 
 
 @dataclass
@@ -80,6 +99,8 @@ def resolve(state_dir: Path, run_id: str) -> PlatformEnv:
                 f"PLATFORMURL={variables['PLATFORMURL']} does not answer /healthz"
             )
         return PlatformEnv(variables, external=True)
+    if impl() == "go":
+        return _resolve_go(go_state_dir(state_dir), run_id)
     env = PlatformEnv(dict(DEFAULTS), external=False, state_dir=state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     marker = state_dir / "started-by-run"
@@ -91,6 +112,29 @@ def resolve(state_dir: Path, run_id: str) -> PlatformEnv:
         marker.write_text(run_id)
         env.started_here = True
     return env
+
+
+def _resolve_go(state_dir: Path, run_id: str) -> PlatformEnv:
+    """The Go stack on upstream's fixed ports, started once per run like ours. It counts as
+    external: nothing of ours (a second platform for base keys) can be started beside it."""
+    from xtdf.errors import PlatformError
+    from xtdf.harness import go_platform
+    from xtdf.platform.config import DEFAULT_KAS_PORTS
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    marker = state_dir / "started-by-run"
+    with FileLock(str(state_dir / "start.lock")):
+        if go_platform.status(state_dir) is None:
+            ports = go_platform.Ports(platform=8080, idp=8888, kas=dict(DEFAULT_KAS_PORTS))
+            try:
+                go_platform.GoPlatform(state_dir, ports).start()
+            except PlatformError as exc:
+                raise PlatformUnavailable(f"could not start the Go platform: {exc}") from None
+            marker.write_text(run_id)
+        started_here = marker.is_file() and marker.read_text() == run_id
+    return PlatformEnv(
+        dict(DEFAULTS), external=True, started_here=started_here, state_dir=state_dir
+    )
 
 
 def _xtdf(*args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -206,7 +250,15 @@ def _start_sidecar(state_dir: Path) -> Status:
 
 
 def stop_if_ours(state_dir: Path, run_id: str) -> bool:
-    """Stop the embedded platform if this run (any of its processes) started it."""
+    """Stop the embedded platform (or the Go stack) if this run (any of its processes)
+    started it."""
+    go_marker = go_state_dir(state_dir) / "started-by-run"
+    if go_marker.is_file() and go_marker.read_text() == run_id:
+        from xtdf.harness import go_platform
+
+        go_platform.stop(go_state_dir(state_dir))
+        go_marker.unlink(missing_ok=True)
+        return True
     marker = state_dir / "started-by-run"
     if marker.is_file() and marker.read_text() == run_id:
         _xtdf("stop", state_dir=state_dir)

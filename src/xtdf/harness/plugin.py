@@ -79,6 +79,8 @@ def _is_worker(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     timing.restart()
+    if config.getoption("platform"):  # workers inherit it with the environment
+        os.environ[platform_env.PLATFORM_ENV] = config.getoption("platform")
     root = _project_root(config)
     sdk_dir = Path(os.environ.get("XTDF_SDK_DIR", root / "sdk"))
     available = discover(sdk_dir)

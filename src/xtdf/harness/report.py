@@ -112,6 +112,8 @@ def platform_label() -> str:
     url = os.environ.get("PLATFORMURL")
     if url:
         return f"external platform at {url}"
+    if os.environ.get("XTDF_PLATFORM") == "go":
+        return "OpenTDF Go platform (make platform-go, http://localhost:8080)"
     return "embedded xtdf platform (http://localhost:8080)"
 
 
