@@ -820,3 +820,42 @@ def test_resource_mapping_groups_and_mappings(otdfctl: Otdfctl) -> None:
     otdfctl("resource-mappings", "delete", "--id", mapping["id"], "--force")
     with pytest.raises(OtdfctlError, match="not_found"):
         otdfctl("resource-mappings", "get", "--id", mapping["id"])
+
+
+# -- registered resources ----------------------------------------------------------------
+
+
+def test_registered_resources_and_values(otdfctl: Otdfctl) -> None:
+    made = seed(otdfctl.platform, "regres")
+    name = unique("sys")
+    rr = otdfctl("registered-resources", "create", "--name", name, "--value", "prod",
+                 "--label", "k=v")  # fmt: skip
+    assert (rr["name"], [v["value"] for v in rr["values"]]) == (name, ["prod"])
+    assert otdfctl("registered-resources", "get", "--name", name)["id"] == rr["id"]
+    red = made.value("red")
+    value = otdfctl("registered-resources", "values", "create", "--resource", rr["id"],
+                    "--value", "dev", "--action-attribute-value", f"read;{red['fqn']}",
+                    "--action-attribute-value", f"create;{red['id']}")  # fmt: skip
+    pairs = {(p["action"]["name"], p["attribute_value"]["fqn"])
+             for p in value["action_attribute_values"]}  # fmt: skip
+    assert pairs == {("read", red["fqn"]), ("create", red["fqn"])}
+    by_fqn = otdfctl("registered-resources", "values", "get", "--fqn",
+                     f"https://reg_res/{name}/value/dev")  # fmt: skip
+    assert by_fqn["id"] == value["id"]
+    listed = otdfctl("registered-resources", "values", "list", "--resource", rr["id"])
+    assert sorted(v["value"] for v in listed) == ["dev", "prod"]
+    blue = made.value("blue")
+    otdfctl("registered-resources", "values", "update", "--id", value["id"], "--value", "test",
+            "--action-attribute-value", f"read;{blue['id']}")  # fmt: skip
+    got = otdfctl("registered-resources", "values", "get", "--id", value["id"])
+    assert got["value"] == "test"
+    assert [(p["action"]["name"], p["attribute_value"]["id"])
+            for p in got["action_attribute_values"]] == [("read", blue["id"])]  # fmt: skip
+    otdfctl("registered-resources", "update", "--id", rr["id"], "--name", name + "-x")
+    assert otdfctl("registered-resources", "get", "--id", rr["id"])["name"] == name + "-x"
+    otdfctl("registered-resources", "values", "delete", "--id", value["id"], "--force")
+    with pytest.raises(OtdfctlError, match="not_found"):
+        otdfctl("registered-resources", "values", "get", "--id", value["id"])
+    otdfctl("registered-resources", "delete", "--id", rr["id"], "--force")
+    with pytest.raises(OtdfctlError, match="not_found"):
+        otdfctl("registered-resources", "get", "--id", rr["id"])

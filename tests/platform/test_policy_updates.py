@@ -674,3 +674,87 @@ def test_rotating_the_base_key_moves_it(tmp_path: Path) -> None:
     finally:
         lp._http.close()
         server.stop()
+
+
+# -- registered resources ----------------------------------------------------------------------
+
+RR = "policy.registeredresources.RegisteredResourcesService"
+
+
+def _resource_value(admin: Client, pairs: list[dict[str, str]]) -> tuple[dict, dict]:
+    rr = admin.ok(f"{RR}/CreateRegisteredResource", {"name": f"r{uuid.uuid4().hex[:10]}"})
+    rr = rr["resource"]
+    value = admin.ok(
+        f"{RR}/CreateRegisteredResourceValue",
+        {"resourceId": rr["id"], "value": "v1", "actionAttributeValues": pairs},
+    )["value"]
+    return rr, value
+
+
+def test_registered_resource_values_by_fqn(admin: Client, standard: Client) -> None:
+    attr = make(admin)
+    red = attr["values"][0]
+    rr, _ = _resource_value(admin, [{"actionName": "READ", "attributeValueFqn": red["fqn"]}])
+    fqn = f"https://reg_res/{rr['name']}/value/v1"
+    got = standard.ok(f"{RR}/GetRegisteredResourceValuesByFQNs", {"fqns": [fqn.upper()]})
+    assert list(got["fqnValueMap"]) == [fqn]
+    (pair,) = got["fqnValueMap"][fqn]["actionAttributeValues"]
+    assert (pair["action"]["name"], pair["attributeValue"]["id"]) == ("read", red["id"])
+    missing = {"fqns": [fqn, f"https://reg_res/{rr['name']}/value/nope"]}
+    assert "nope" in admin.fails("not_found", f"{RR}/GetRegisteredResourceValuesByFQNs", missing)
+    bad = {"fqn": "https://example.com/not/a/resource"}
+    assert "reg_res" in admin.fails("invalid_argument", f"{RR}/GetRegisteredResourceValue", bad)
+
+
+def test_registered_resource_writes_are_admin_only(admin: Client, standard: Client) -> None:
+    rr, value = _resource_value(admin, [])
+    for path, body in (
+        (f"{RR}/CreateRegisteredResource", {"name": "evil"}),
+        (f"{RR}/UpdateRegisteredResource", {"id": rr["id"], "name": "evil"}),
+        (f"{RR}/DeleteRegisteredResource", {"id": rr["id"]}),
+        (f"{RR}/CreateRegisteredResourceValue", {"resourceId": rr["id"], "value": "evil"}),
+        (f"{RR}/UpdateRegisteredResourceValue", {"id": value["id"], "value": "evil"}),
+        (f"{RR}/DeleteRegisteredResourceValue", {"id": value["id"]}),
+    ):
+        message = standard.fails("permission_denied", path, body)
+        assert message.startswith(f"permission denied: {path} "), message
+    got = standard.ok(f"{RR}/GetRegisteredResource", {"id": rr["id"]})["resource"]
+    assert (got["name"], [v["value"] for v in got["values"]]) == (rr["name"], ["v1"])
+
+
+def test_registered_resource_pairs_must_exist(admin: Client) -> None:
+    attr = make(admin)
+    red = attr["values"][0]
+    rr = admin.ok(f"{RR}/CreateRegisteredResource", {"name": f"r{uuid.uuid4().hex[:10]}"})
+    path, base = f"{RR}/CreateRegisteredResourceValue", {"resourceId": rr["resource"]["id"]}
+    cases = [
+        ([{"actionName": "no-such", "attributeValueId": red["id"]}], "not_found", "action"),
+        ([{"actionName": "read", "attributeValueId": str(uuid.UUID(int=3))}], "not_found", "value"),
+        ([{"attributeValueId": red["id"]}], "invalid_argument", "action_id or action_name"),
+        ([{"actionName": "read"}], "invalid_argument", "attribute_value_id"),
+    ]
+    for i, (pairs, code, names) in enumerate(cases):
+        body = {**base, "value": f"v{i}", "actionAttributeValues": pairs}
+        assert names in admin.fails(code, path, body)
+    listed = admin.ok(f"{RR}/ListRegisteredResourceValues", {"resourceId": base["resourceId"]})
+    assert listed.get("values", []) == []
+
+
+def test_deleting_an_action_or_value_drops_the_pairs_naming_it(admin: Client) -> None:
+    attr = make(admin)
+    red, blue = attr["values"]
+    action = admin.ok(f"{ACT}/CreateAction", {"name": f"x{uuid.uuid4().hex[:8]}"})["action"]
+    _, value = _resource_value(
+        admin,
+        [
+            {"actionId": action["id"], "attributeValueId": red["id"]},
+            {"actionName": "read", "attributeValueId": blue["id"]},
+            {"actionName": "read", "attributeValueId": red["id"]},
+        ],
+    )
+    admin.ok(f"{ACT}/DeleteAction", {"id": action["id"]})
+    admin.ok(f"{UNSAFE}/UnsafeDeleteAttributeValue", {"id": blue["id"], "fqn": blue["fqn"]})
+    got = admin.ok(f"{RR}/GetRegisteredResourceValue", {"id": value["id"]})["value"]
+    assert [
+        (p["action"]["name"], p["attributeValue"]["id"]) for p in got["actionAttributeValues"]
+    ] == [("read", red["id"])]

@@ -116,5 +116,10 @@ class Actions(StoreBase):
             )
         action = self._action(row)
         with self.db.transaction() as conn:
+            # registered resource values that named it lose that pair
+            conn.execute(
+                "DELETE FROM policy_registered_resource_action_values WHERE action_id = ?",
+                [row["id"]],
+            )
             conn.execute("DELETE FROM policy_actions WHERE id = ?", [row["id"]])
         return action

@@ -114,6 +114,32 @@ CREATE TABLE IF NOT EXISTS policy_resource_mappings (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS policy_registered_resources (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    labels TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS policy_registered_resource_values (
+    id TEXT PRIMARY KEY,
+    resource_id TEXT NOT NULL REFERENCES policy_registered_resources(id),
+    value TEXT NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (resource_id, value)
+);
+CREATE TABLE IF NOT EXISTS policy_registered_resource_action_values (
+    id TEXT PRIMARY KEY,
+    resource_value_id TEXT NOT NULL REFERENCES policy_registered_resource_values(id),
+    action_id TEXT NOT NULL REFERENCES policy_actions(id),
+    attribute_value_id TEXT NOT NULL REFERENCES policy_values(id),
+    labels TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (resource_value_id, action_id, attribute_value_id)
+);
 CREATE TABLE IF NOT EXISTS policy_subject_mappings (
     id TEXT PRIMARY KEY,
     value_id TEXT NOT NULL REFERENCES policy_values(id),

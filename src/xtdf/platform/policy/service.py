@@ -1,9 +1,7 @@
 """The policy services over Connect, under OpenTDF's service and method names.
 
-One module per service (``namespaces_rpc``, ``attributes_rpc``, ``kasregistry_rpc``,
-``subjectmapping_rpc``, ``actions_rpc``, ``resourcemapping_rpc``, ``unsafe_rpc``)
-registers its handlers; this module assembles them and publishes the stored base key in
-the well-known configuration at startup.
+One ``*_rpc`` module per service registers its handlers; this module assembles them and
+publishes the stored base key in the well-known configuration at startup.
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from xtdf.platform.policy import (
     attributes_rpc,
     kasregistry_rpc,
     namespaces_rpc,
+    registeredresources_rpc,
     resourcemapping_rpc,
     subjectmapping_rpc,
     unsafe_rpc,
@@ -33,6 +32,7 @@ def methods(platform: Any) -> list[Method]:
         subjectmapping_rpc,
         actions_rpc,
         resourcemapping_rpc,
+        registeredresources_rpc,
         unsafe_rpc,
     ):
         module.register(reg)

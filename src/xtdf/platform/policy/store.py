@@ -30,19 +30,27 @@ from xtdf.platform.policy.fqn import (
     parse_value_fqn,
     value_fqn,
 )
+from xtdf.platform.policy.registered import RegisteredResources
 from xtdf.platform.policy.registry import KasRegistry, merge_keys_into_grants
 from xtdf.platform.policy.resources import ResourceMappings
 from xtdf.platform.policy.subjects import SubjectMappings, validate_subject_sets
 from xtdf.platform.policy.unsafe import UnsafeEdits
 from xtdf.platform.rpc import RpcError
+from xtdf.platform.store import Database
 
 __all__ = ["PolicyStore", "ValueFqn", "parse_value_fqn", "validate_subject_sets"]
 
 
-class PolicyStore(KasRegistry, SubjectMappings, ResourceMappings, Actions, UnsafeEdits):
+class PolicyStore(
+    KasRegistry, SubjectMappings, ResourceMappings, RegisteredResources, Actions, UnsafeEdits
+):
     """All reads and writes of policy objects: namespaces, definitions and values here,
-    the KAS registry, subject and resource mappings, actions and unsafe edits in the parts
-    it inherits."""
+    the KAS registry, subject and resource mappings, registered resources, actions and
+    unsafe edits in the parts it inherits."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._seed_standard_actions()  # subject mappings and resources name them
 
     # --- namespaces -----------------------------------------------------------
 

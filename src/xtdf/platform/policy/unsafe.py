@@ -6,7 +6,8 @@ files bound to the old one, a reordered ``HIERARCHY`` changes who outranks whom,
 value's files can no longer be entitled. The rules are upstream's: a reactivation touches
 only the object named (no cascade, unlike deactivation); a delete must name the object's
 current FQN and takes everything under it (definitions, values, their subject and
-resource mappings, resource mapping groups, KAS grants and key mappings);
+resource mappings, resource mapping groups, registered resource values' pairs naming
+them, KAS grants and key mappings);
 ``values_order`` must list exactly the definition's values. FQNs are derived from names
 when read, so a rename moves every FQN under it at once.
 """
@@ -169,8 +170,12 @@ def _delete_links(conn: sqlite3.Connection, kind: str, ids: list[str]) -> None:
 
 
 def _delete_values(conn: sqlite3.Connection, ids: list[str]) -> None:
-    for table in ("policy_subject_mappings", "policy_resource_mappings"):
-        conn.executemany(f"DELETE FROM {table} WHERE value_id = ?", [(i,) for i in ids])
+    for table, column in (
+        ("policy_subject_mappings", "value_id"),
+        ("policy_resource_mappings", "value_id"),
+        ("policy_registered_resource_action_values", "attribute_value_id"),
+    ):
+        conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in ids])
     _delete_links(conn, "value", ids)
     conn.executemany("DELETE FROM policy_values WHERE id = ?", [(i,) for i in ids])
 
