@@ -25,8 +25,12 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
     assert main(["--quick", "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     md = (tmp_path / "results.md").read_text()
-    for section in ("matrix", "cli", "kas", "formats"):
+    for section in ("matrix", "cli", "kas", "kas-go", "formats"):
         assert section in results, section
+    # the Go platform's KAS under the same load, or why not (not built: make platform-go)
+    go = results["kas-go"]
+    assert "skipped" in go or all(f["errors"] == 0 for f in go["clients"].values()), go
+    assert "## 5b. KAS rewrap on OpenTDF's Go platform" in md
     cold = [r for r in results["matrix"]["runs"] if r["label"].startswith("cold-")]
     assert [r["encryptions_per_key"] for r in cold] == [1.0, 1.0]
     warm = next(r for r in results["matrix"]["runs"] if r["label"].startswith("warm-"))

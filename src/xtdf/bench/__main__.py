@@ -1,10 +1,11 @@
 """``make bench``: every measurement of issue 6 in one sitting, written to ``bench/results.*``.
 
-``python -m xtdf.bench [--out bench] [--quick] [--only matrix,cli,kas,formats]``
+``python -m xtdf.bench [--out bench] [--quick] [--only matrix,cli,kas,kas-go,formats]``
 
 Sections run one after the other on an otherwise idle machine (they would disturb each
 other): the full matrix at several worker counts (``xtdf.bench.matrix``), per-SDK
-``cli.sh`` latency (``xtdf.bench.cli``), KAS rewrap throughput (``xtdf.bench.kas``) and
+``cli.sh`` latency (``xtdf.bench.cli``), KAS rewrap throughput (``xtdf.bench.kas``), the
+same against OpenTDF's Go platform when built (``kas-go``) and
 ZTDF throughput (``xtdf.bench.formats``). ``--quick`` shrinks each to a smoke run that
 proves the pipeline works; its figures mean nothing.
 """
@@ -24,7 +25,7 @@ from typing import Any
 from xtdf.bench import report
 from xtdf.errors import XtdfError
 
-SECTIONS = ("matrix", "cli", "kas", "formats")
+SECTIONS = ("matrix", "cli", "kas", "kas-go", "formats")
 
 
 def _matrix(quick: bool) -> dict[str, Any]:
@@ -52,6 +53,21 @@ def _kas(quick: bool) -> dict[str, Any]:
     return kas.run(clients=[1, 8, 32])
 
 
+def _kas_go(quick: bool) -> dict[str, Any]:
+    """The same rewrap load against OpenTDF's Go platform (``make platform-go``), right
+    after ours, so the two figures come from one sitting; a note when it is not built."""
+    from xtdf.bench import kas
+    from xtdf.harness.go_platform import Installation
+
+    try:
+        Installation.find()
+    except XtdfError as exc:
+        return {"skipped": str(exc)}
+    if quick:
+        return kas.run(clients=[1, 2], requests=40, impl="go")
+    return kas.run(clients=[1, 8, 32], impl="go")
+
+
 def _formats(quick: bool) -> dict[str, Any]:
     from xtdf.bench import formats
     from xtdf.formats.ztdf import DEFAULT_SEGMENT_SIZE
@@ -64,6 +80,7 @@ RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "matrix": _matrix,
     "cli": _cli,
     "kas": _kas,
+    "kas-go": _kas_go,
     "formats": _formats,
 }
 

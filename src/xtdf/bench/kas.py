@@ -141,8 +141,10 @@ def _client_thread(
     else:
         body = json.dumps({"signedRequestToken": srt}).encode()
         content_type = "application/json"
+    # path-only htu: what the Go platform accepts on a Connect call (and ours, not strict)
     proofs = [
-        jose.dpop_proof(client.tokens.dpop_key, "POST", url, token.value) for _ in range(count)
+        jose.dpop_proof(client.tokens.dpop_key, "POST", url, token.value, path_only=True)
+        for _ in range(count)
     ]
     base = {
         "Content-Type": content_type,
@@ -223,17 +225,35 @@ def _level(variables: dict[str, str], job: dict[str, Any], clients: int, request
     }
 
 
+def _start(impl: str, state: Path, event_loops: int) -> tuple[dict[str, Any], Any]:
+    """The server under test on free ports: its URLs, the pid whose CPU is counted (the
+    process that rewraps), and how to stop it."""
+    if impl == "go":
+        from xtdf.harness.go_platform import GoPlatform
+
+        go = GoPlatform(state)
+        urls = go.start()
+        return {"urls": urls, "pid": go.pid("platform")}, go.stop
+    from xtdf.platform import lifecycle
+
+    st = platform_env.start_private(state, event_loops=event_loops)
+    assert st.urls is not None and st.pid is not None
+    return {"urls": st.urls, "pid": st.pid}, lambda: lifecycle.stop(state)
+
+
 def run(
     clients: list[int] | None = None,
     requests: int = 3000,
     transport: str = "proto",
     entitled: bool = True,
     event_loops: int | None = None,
+    impl: str = "xtdf",
 ) -> dict[str, Any]:
     """``transport``: ``proto`` (Connect binary, as otdf-python and the Go SDK send) or
     ``json`` (Connect JSON, as our reference client sends). ``entitled=False`` rewraps a
-    key the client may not have, so every call is an error: the error path, measured."""
-    from xtdf.platform import lifecycle
+    key the client may not have, so every call is an error: the error path, measured.
+    ``impl``: ``xtdf`` (our KAS) or ``go`` (OpenTDF's Go platform, ``make platform-go``,
+    with the same clients, key type and policy)."""
     from xtdf.platform.config import PlatformConfig
 
     if event_loops is None:  # as `xtdf platform start` would run it
@@ -246,31 +266,32 @@ def run(
         "clients": {},
         "kao": "rsa-2048 wrapped, one entitled attribute",
         "transport": f"Connect {transport}",
+        "impl": impl,
     }
     with tempfile.TemporaryDirectory(prefix="xtdf-bench-kas-") as tmp:
         state = Path(tmp) / "platform"
-        st = platform_env.start_private(state, event_loops=event_loops)
-        assert st.urls is not None and st.pid is not None
+        server, stop = _start(impl, state, event_loops)
         try:
-            variables = platform_env.variables_for(st.urls)
+            variables = platform_env.variables_for(server["urls"])
             job = {**_prepare(variables, Path(tmp), entitled), "transport": transport}
             for n in levels:
-                cpu0 = procstat.cpu_seconds(st.pid)
+                cpu0 = procstat.cpu_seconds(server["pid"])
                 figures = _level(variables, job, n, requests)
-                cpu1 = procstat.cpu_seconds(st.pid)
+                cpu1 = procstat.cpu_seconds(server["pid"])
                 figures["server_cpu_s"] = round(cpu1 - cpu0, 2)
                 figures["server_cpu_ms_per_rewrap"] = round(
                     1000 * (cpu1 - cpu0) / max(1, figures["requests"]), 3
                 )
                 out["clients"][str(n)] = figures
-            out["server_peak_rss_mib"] = round(procstat.peak_rss_mib(st.pid), 1)
+            out["server_peak_rss_mib"] = round(procstat.peak_rss_mib(server["pid"]), 1)
         finally:
-            lifecycle.stop(state)
+            stop()
     out["rsa_decrypt_per_s"] = round(rsa_decrypts_per_s(), 1)
     out["ecdh_per_s"] = round(ecdh_per_s(), 1)
     out["command"] = (
         f"python -m xtdf.bench.kas --clients {','.join(map(str, levels))} "
         f"--requests {requests} --transport {transport} --event-loops {event_loops}"
+        + (f" --impl {impl}" if impl != "xtdf" else "")
     )
     out["event_loops"] = event_loops
     return out
@@ -283,6 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--transport", choices=TRANSPORTS, default="proto")
     p.add_argument("--event-loops", type=int, help="the server's event loops (default: its own)")
     p.add_argument("--json", type=Path, help="also write the result here")
+    p.add_argument(
+        "--impl",
+        choices=("xtdf", "go"),
+        default="xtdf",
+        help="whose KAS: xtdf's or OpenTDF's Go platform (make platform-go)",
+    )
     args = p.parse_args(argv)
     try:
         levels = [int(c) for c in args.clients.split(",") if c.strip()]
@@ -292,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--clients needs numbers >= 1 and --requests a number >= 1")
     if args.event_loops is not None and args.event_loops < 1:
         p.error("--event-loops needs a number >= 1")
-    result = run(levels, args.requests, args.transport, event_loops=args.event_loops)
+    result = run(
+        levels, args.requests, args.transport, event_loops=args.event_loops, impl=args.impl
+    )
     report.emit(result, args.json)
     return 0
 

@@ -349,6 +349,8 @@ def markdown(results: dict[str, Any]) -> str:
         out += ["", "## 4. cli.sh latency per SDK (small file)", "", *_cli_table(results["cli"])]
     if "kas" in results:
         out += ["", "## 5. KAS rewrap", "", *_kas_table(results["kas"])]
+    if "kas-go" in results:
+        out += ["", "## 5b. KAS rewrap on OpenTDF's Go platform", "", *_kas_go(results)]
     if "formats" in results:
         f = results["formats"]
         out += [
@@ -389,6 +391,29 @@ def _cli_table(cli: dict[str, Any]) -> list[str]:
             f"| {f['decrypt']['median_ms']:.0f} | {f['decrypt']['p95_ms']:.0f} "
             f"| {f.get('startup_ms', 0):.0f} | {f.get('startup_measure', '')} |"
         )
+    return rows
+
+
+def _kas_go(results: dict[str, Any]) -> list[str]:
+    """Section 5's load against the Go platform's KAS, and the ratio at each level."""
+    go = results["kas-go"]
+    if "skipped" in go:
+        return [f"Not measured: {go['skipped']}."]
+    rows = [
+        "Same clients, key type (RSA-2048 key access object), policy (one entitled "
+        "attribute) and transport as section 5, right after it. Server CPU counts the Go "
+        "process only (its PostgreSQL is not counted).",
+        "",
+        *_kas_table(go),
+    ]
+    ours = results.get("kas", {}).get("clients", {})
+    ratios = [
+        f"{n} clients {ours[n]['rewraps_per_s'] / f['rewraps_per_s']:.2f}"
+        for n, f in go["clients"].items()
+        if n in ours and f["rewraps_per_s"]
+    ]
+    if ratios:
+        rows += ["", "xtdf rewraps/s divided by the Go platform's: " + ", ".join(ratios) + "."]
     return rows
 
 

@@ -361,6 +361,10 @@ class GoPlatform:
         tmp.write_text(json.dumps(data))
         tmp.replace(run)
 
+    def pid(self, name: str = "platform") -> int:
+        """The process id of one Go server (``platform`` or ``kas-<name>``)."""
+        return self._procs[name]
+
     def stop(self) -> None:
         stop(self.state_dir)
         self._procs.clear()
