@@ -65,10 +65,13 @@ class Otdfctl:
 
     def __call__(self, *args: str) -> Any:
         """``otdfctl policy ARGS --json`` against the platform; its parsed JSON output."""
-        argv = ["policy", *args]
+        return self.command("policy", *args)
+
+    def command(self, *argv: str) -> Any:
+        """``otdfctl ARGV --json``; its parsed JSON output."""
         result = self.raw(*argv, "--json")
         if result.returncode != 0:
-            raise OtdfctlError(argv, result)
+            raise OtdfctlError(list(argv), result)
         return json.loads(result.stdout) if result.stdout.strip() else None
 
     def raw(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -859,3 +862,28 @@ def test_registered_resources_and_values(otdfctl: Otdfctl) -> None:
     otdfctl("registered-resources", "delete", "--id", rr["id"], "--force")
     with pytest.raises(OtdfctlError, match="not_found"):
         otdfctl("registered-resources", "get", "--id", rr["id"])
+
+
+# -- key provider configurations -----------------------------------------------------------
+
+
+def test_key_provider_configs(otdfctl: Otdfctl) -> None:
+    def km(*args: str) -> Any:
+        return otdfctl.command("keymanagement", "provider", *args)
+
+    name = unique("kms")
+    config = {"region": "local", "endpoint": "http://localhost:1"}
+    made = km("create", "--name", name, "--config", json.dumps(config), "--label", "k=v")
+    assert made["name"] == name
+    assert json.loads(base64.b64decode(made["config_json"])) == config
+    assert km("get", "--name", name)["id"] == made["id"]
+    assert made["id"] in {p["id"] for p in km("list")}
+    km("update", "--id", made["id"], "--config", json.dumps({"region": "other"}))
+    got = km("get", "--id", made["id"])
+    assert json.loads(base64.b64decode(got["config_json"])) == {"region": "other"}
+    assert got["metadata"]["labels"] == {"k": "v"}
+    with pytest.raises(OtdfctlError, match="already_exists"):
+        km("create", "--name", name, "--config", "{}")
+    km("delete", "--id", made["id"])
+    with pytest.raises(OtdfctlError, match="not_found"):
+        km("get", "--id", made["id"])

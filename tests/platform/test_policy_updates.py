@@ -758,3 +758,39 @@ def test_deleting_an_action_or_value_drops_the_pairs_naming_it(admin: Client) ->
     assert [
         (p["action"]["name"], p["attributeValue"]["id"]) for p in got["actionAttributeValues"]
     ] == [("read", red["id"])]
+
+
+# -- key provider configurations ---------------------------------------------------------------
+
+KM = "policy.keymanagement.KeyManagementService"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+@pytest.mark.parametrize(
+    ("config", "names"),
+    [(b"", "required"), (b"{not json", "not JSON"), (b"[" * 100_000, "larger than")],
+)
+def test_provider_config_must_be_small_json(admin: Client, config: bytes, names: str) -> None:
+    body = {"name": f"p{uuid.uuid4().hex[:8]}", "configJson": _b64(config)}
+    assert names in admin.fails("invalid_argument", f"{KM}/CreateProviderConfig", body)
+    listed = admin.ok(f"{KM}/ListProviderConfigs").get("providerConfigs", [])
+    assert body["name"] not in {p["name"] for p in listed}
+
+
+def test_provider_config_writes_are_admin_only(admin: Client, standard: Client) -> None:
+    made = admin.ok(
+        f"{KM}/CreateProviderConfig",
+        {"name": f"p{uuid.uuid4().hex[:8]}", "configJson": _b64(b'{"a": 1}')},
+    )["providerConfig"]
+    for path, body in (
+        (f"{KM}/CreateProviderConfig", {"name": "evil", "configJson": _b64(b"{}")}),
+        (f"{KM}/UpdateProviderConfig", {"id": made["id"], "configJson": _b64(b'{"evil": 1}')}),
+        (f"{KM}/DeleteProviderConfig", {"id": made["id"]}),
+    ):
+        message = standard.fails("permission_denied", path, body)
+        assert message.startswith(f"permission denied: {path} "), message
+    got = standard.ok(f"{KM}/GetProviderConfig", {"id": made["id"]})["providerConfig"]
+    assert base64.b64decode(got["configJson"]) == b'{"a": 1}'

@@ -140,6 +140,14 @@ CREATE TABLE IF NOT EXISTS policy_registered_resource_action_values (
     updated_at REAL NOT NULL,
     UNIQUE (resource_value_id, action_id, attribute_value_id)
 );
+CREATE TABLE IF NOT EXISTS policy_provider_configs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    config_json BLOB NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS policy_subject_mappings (
     id TEXT PRIMARY KEY,
     value_id TEXT NOT NULL REFERENCES policy_values(id),

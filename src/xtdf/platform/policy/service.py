@@ -12,6 +12,7 @@ from xtdf.platform.policy import (
     actions_rpc,
     attributes_rpc,
     kasregistry_rpc,
+    keymanagement_rpc,
     namespaces_rpc,
     registeredresources_rpc,
     resourcemapping_rpc,
@@ -33,6 +34,7 @@ def methods(platform: Any) -> list[Method]:
         actions_rpc,
         resourcemapping_rpc,
         registeredresources_rpc,
+        keymanagement_rpc,
         unsafe_rpc,
     ):
         module.register(reg)

@@ -30,6 +30,7 @@ from xtdf.platform.policy.fqn import (
     parse_value_fqn,
     value_fqn,
 )
+from xtdf.platform.policy.providers import ProviderConfigs
 from xtdf.platform.policy.registered import RegisteredResources
 from xtdf.platform.policy.registry import KasRegistry, merge_keys_into_grants
 from xtdf.platform.policy.resources import ResourceMappings
@@ -42,11 +43,17 @@ __all__ = ["PolicyStore", "ValueFqn", "parse_value_fqn", "validate_subject_sets"
 
 
 class PolicyStore(
-    KasRegistry, SubjectMappings, ResourceMappings, RegisteredResources, Actions, UnsafeEdits
+    KasRegistry,
+    SubjectMappings,
+    ResourceMappings,
+    RegisteredResources,
+    Actions,
+    ProviderConfigs,
+    UnsafeEdits,
 ):
     """All reads and writes of policy objects: namespaces, definitions and values here,
-    the KAS registry, subject and resource mappings, registered resources, actions and
-    unsafe edits in the parts it inherits."""
+    the KAS registry, subject and resource mappings, registered resources, actions, key
+    provider configurations and unsafe edits in the parts it inherits."""
 
     def __init__(self, db: Database) -> None:
         super().__init__(db)
