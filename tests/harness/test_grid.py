@@ -195,3 +195,24 @@ def test_the_platform_a_run_names(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert platform_label() == label
+
+
+def test_a_test_without_a_container_goes_where_its_function_encrypted() -> None:
+    def fixed(name: str, enc: str, used: set[str]) -> TestResult:
+        r = result(name, "passed", enc=enc, container=None)
+        r.containers_used = used
+        return r
+
+    tamper = [fixed("tamper", "py@main", {"nano"}), fixed("tamper", JS, set())]  # JS skipped
+    mixed = [fixed("both", "py@main", {"ztdf"}), fixed("both", JS, {"nano"})]
+    never = [fixed("golden", "py@main", set())]
+    m = grid.build([*tamper, *mixed, *never])
+    assert {g.title: sorted(c.key.encrypt or "" for c in g.cells.values()) for g in m.grids} == {
+        "nano": [JS, "py@main"],  # the skipped instance too
+        grid.FIXED_CONTAINER: [JS, "py@main"],  # both and golden: no single container
+    }
+    nano = next(g for g in m.grids if g.title == "nano")
+    assert [t.name for c in nano.cells.values() for t in c.tests] == [
+        "tamper[py@main-py@main]",
+        "tamper[js@2.0.0-beta.1412-py@main]",
+    ]

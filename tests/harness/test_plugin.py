@@ -362,3 +362,66 @@ def test_a_known_limit_that_passes_is_a_failure_in_its_cell(project: pytest.Pyte
     ]
     assert test["outcome"] == "failed"
     assert test["reason"] == "[XPASS(strict)] beta cannot read ztdf"
+
+
+def test_tests_without_a_container_are_placed_by_what_they_encrypted(
+    project: pytest.Pytester,
+) -> None:
+    """Every instance of a function that encrypted only NanoTDF lands in the nano grid, one
+    skipped before it encrypted too; a function that encrypted nothing stays apart."""
+    for name, version in (("alpha", "v1"), ("beta", "main")):
+        (project.path / "sdk" / name / "dist" / version / "cli.sh").write_text(
+            '#!/bin/sh\n[ "$1" = encrypt ] && cp "$2" "$3"\nexit 0\n'
+        )
+    project.makeconftest(
+        """
+        import pytest
+
+        pytest_plugins = ["xtdf.harness.plugin"]
+
+        @pytest.fixture(scope="session")
+        def cts(harness, tmp_path_factory):
+            from xtdf.harness.plugin import NotingCipherTexts
+
+            return NotingCipherTexts(harness.cache, "keys", tmp_path_factory.mktemp("private"))
+        """
+    )
+    project.makepyfile(
+        test_fixed="""
+        import pytest
+
+        def test_tamper(encrypt_sdk, decrypt_sdk, cts, tmp_path):
+            if str(encrypt_sdk) == "beta@main":
+                pytest.skip("beta cannot tamper")
+            pt = tmp_path / "pt"
+            pt.write_bytes(b"plain")
+            assert cts.encrypt(encrypt_sdk, pt, "nano").read_bytes() == b"plain"
+
+        def test_golden(decrypt_sdk):
+            pass
+        """
+    )
+    result = project.runpytest("-n", "2", "--sdks=alpha@v1 beta", "--stats-json=s.json")
+    result.assert_outcomes(passed=4, skipped=2)
+    lines = result.stdout.lines
+    assert _grid_block(lines, "nano")[:3] == [
+        ["nano", "1", "2"],
+        ["1", "alpha@v1", "1/1", "1/1"],
+        ["2", "beta@main", "0/1", "s1", "0/1", "s1"],
+    ]
+    fixed = lines[lines.index(next(x for x in lines if x.startswith("container set by"))) :]
+    assert next(x for x in fixed if x.startswith("(decrypt only)")).split() == [
+        "(decrypt",
+        "only)",
+        "1/1",
+        "1/1",
+    ]
+    tests = json.loads((project.path / "s.json").read_text())["tests"]
+    assert {n: t["container"] for n, t in tests.items()} == {
+        "test_fixed.py::test_tamper[alpha@v1-alpha@v1]": "nano",
+        "test_fixed.py::test_tamper[alpha@v1-beta@main]": "nano",
+        "test_fixed.py::test_tamper[beta@main-alpha@v1]": "nano",
+        "test_fixed.py::test_tamper[beta@main-beta@main]": "nano",
+        "test_fixed.py::test_golden[alpha@v1]": None,
+        "test_fixed.py::test_golden[beta@main]": None,
+    }

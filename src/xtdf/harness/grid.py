@@ -78,6 +78,14 @@ class TestResult:
     cell: str | None = None
     #: outcome in the previous run; None when the test was not in it
     previous: str | None = None
+    #: containers the test encrypted (``CipherTexts.encrypt``), for a test that has no
+    #: ``container`` parameter: its function's grid is then that container's
+    containers_used: set[str] = field(default_factory=set)
+
+    @property
+    def function(self) -> str:
+        """The test function's id, without its parameters."""
+        return self.nodeid.split("[", 1)[0]
 
     @property
     def name(self) -> str:
@@ -241,6 +249,24 @@ def container_order(container: str | None) -> tuple:
     return (1, container)
 
 
+def place_fixed_containers(results: Iterable[TestResult]) -> None:
+    """Put a test without a ``container`` parameter in the grid of the container its
+    function encrypted: all of a function's instances, those skipped before encrypting
+    too, when every instance that encrypted used one and the same container. A function
+    that used none or several stays under ``FIXED_CONTAINER``."""
+    by_function: dict[str, list[TestResult]] = {}
+    for r in results:
+        if r.key is not None and r.key.container is None:
+            by_function.setdefault(r.function, []).append(r)
+    for tests in by_function.values():
+        used = {c for t in tests for c in t.containers_used}
+        if len(used) == 1:
+            (container,) = used
+            for t in tests:
+                assert t.key is not None
+                t.key = CellKey(t.key.platform, container, t.key.encrypt, t.key.decrypt)
+
+
 def build(
     results: Iterable[TestResult],
     previous: Mapping[str, str] | None = None,
@@ -255,6 +281,8 @@ def build(
     """
     cells: dict[CellKey, Cell] = {}
     others: list[TestResult] = []
+    results = list(results)
+    place_fixed_containers(results)
     for r in results:
         if previous is not None:
             r.previous = previous.get(r.nodeid)

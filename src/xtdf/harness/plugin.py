@@ -179,6 +179,34 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     return rep
 
 
+#: the test this process is running (one at a time: xdist workers are processes)
+_RUNNING: list[pytest.Item] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    _RUNNING.append(item)
+    try:
+        return (yield)
+    finally:
+        _RUNNING.remove(item)
+
+
+class NotingCipherTexts(CipherTexts):
+    """Notes on the running test which container it encrypted, when the test has no
+    ``container`` parameter: the grid then shows the test under that container
+    (``grid.place_fixed_containers``) rather than guessing it from the test's name."""
+
+    def encrypt(self, sdk: SDK, pt_file: Path, container: str, **options: object) -> Path:
+        item = _RUNNING[-1] if _RUNNING else None
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if item is not None and "container" not in params:
+            note = (report.CONTAINER_USED_PROPERTY, container)
+            if note not in item.user_properties:
+                item.user_properties.append(note)
+        return super().encrypt(sdk, pt_file, container, **options)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     h = session.config.stash.get(HARNESS, None)
     if h is None:
@@ -232,7 +260,7 @@ def tmp_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReq
 def ciphertexts(
     harness: Harness, platform: platform_env.PlatformEnv, tmp_path_factory: pytest.TempPathFactory
 ) -> CipherTexts:
-    return CipherTexts(
+    return NotingCipherTexts(
         harness.cache,
         kas_keys=kas_fingerprint(platform.variables),
         private_dir=tmp_path_factory.mktemp("private-ciphertexts"),
@@ -313,7 +341,7 @@ def base_key_platform(
     except platform_env.PlatformUnavailable as exc:
         pytest.fail(f"platform unavailable: {exc}", pytrace=False)
     keys = kas_fingerprint(env.variables) + abac.base_key_fingerprint(env)
-    cts = CipherTexts(
+    cts = NotingCipherTexts(
         harness.cache,
         kas_keys=keys,
         private_dir=tmp_path_factory.mktemp("private-basekey-ciphertexts"),

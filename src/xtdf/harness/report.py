@@ -24,6 +24,8 @@ CELL_PROPERTY = "xtdf_cell"
 #: the cell's axes as a dict (encrypt, decrypt, container), so the grid need not parse
 #: ``CELL_PROPERTY``: "py@main" alone could be either side
 AXES_PROPERTY = "xtdf_axes"
+#: a container a test without a ``container`` parameter encrypted (one property per use)
+CONTAINER_USED_PROPERTY = "xtdf_container_used"
 OUTCOMES = grid.OUTCOMES
 #: at most this much of one test's traceback and captured output goes into the report
 OUTPUT_CAP = 12_000
@@ -230,6 +232,9 @@ class MatrixReport:
             r = grid.TestResult(report.nodeid, "", key=key, cell=cell if cell else None)
             self.results[report.nodeid] = r
         r.duration += report.duration
+        r.containers_used.update(
+            str(v) for k, v in report.user_properties if k == CONTAINER_USED_PROPERTY
+        )
         if outcome is None or (r.outcome and outcome != "failed"):
             return
         if r.outcome == "failed":  # an error in teardown after a failure: keep both
