@@ -17,6 +17,9 @@ import pytest
 
 from tests.harness.test_plugin import BETA_CLI, MATRIX
 
+#: one worker builds the report and starts the browser once for both tests (make test's
+#: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("report-browser")
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (make test installs it)"
 )
