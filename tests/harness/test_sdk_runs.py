@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from xtdf.harness.refusals import Refusal, RefusalMismatch
 from xtdf.harness.sdks import SDK, SdkError, discover
 
 SCRIPT = """#!/usr/bin/env bash
@@ -43,20 +44,22 @@ def test_expected_refusal_that_succeeded_fails_the_cell(
 ) -> None:
     monkeypatch.setenv("OUTCOME", "ok")
     src, dst = files(tmp_path)
-    with pytest.raises(AssertionError, match="succeeded but was expected to fail"):
-        sdk.decrypt(src, dst, "ztdf", expect_error=True)
+    with pytest.raises(RefusalMismatch, match="succeeded but was expected to fail"):
+        sdk.decrypt(src, dst, "ztdf", expect_error=Refusal.TAMPER)
 
 
-def test_expected_refusal_carries_the_sdk_output(
+def test_expected_refusal_passes_and_another_class_carries_the_sdk_output(
     sdk: SDK, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OUTCOME", "refuse")
     src, dst = files(tmp_path)
-    with pytest.raises(SdkError) as err:
-        sdk.decrypt(src, dst, "ztdf", expect_error=True)
-    assert err.value.returncode == 1
-    assert "policy binding mismatch" in err.value.stderr
+    sdk.decrypt(src, dst, "ztdf", expect_error=Refusal.TAMPER)
     assert not dst.exists()
+    with pytest.raises(RefusalMismatch, match="expected to refuse") as err:
+        sdk.decrypt(src, dst, "ztdf", expect_error=Refusal.NOT_ENTITLED)
+    cause = err.value.__cause__
+    assert isinstance(cause, SdkError) and cause.returncode == 1
+    assert "policy binding mismatch" in cause.stderr
 
 
 def test_unexpected_failure_raises_and_success_does_not(

@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xtdf.harness import timing
+from xtdf.harness import refusals, timing
 from xtdf.harness.options import CONTAINERS
+from xtdf.harness.wordings import Refusal
 
 #: features upstream's tests probe with ``cli.sh supports``
 FEATURES = (
@@ -80,14 +81,23 @@ class SDK:
         return _tree_fingerprint(self.path.parent)
 
     # -- the contract --------------------------------------------------------------
-    def _run(self, args: list[str], env: dict[str, str], verb: str, expect_error: bool) -> None:
+    def _run(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        verb: str,
+        expect_error: Refusal | None,
+        output: Path,
+    ) -> None:
+        """Run one verb; with ``expect_error`` it must be that refusal, leaving no output."""
+        if expect_error is not None and not isinstance(expect_error, Refusal):
+            raise TypeError(f"expect_error must name a Refusal, not {expect_error!r}")
         full_env = {**os.environ, **env}
         with timing.CLOCK.timing(f"sdk:{verb}:{self}"):
             result = subprocess.run([str(self.path), *args], env=full_env, capture_output=True)
-        if expect_error:
-            if result.returncode == 0:
-                raise AssertionError(f"{self} {verb} succeeded but was expected to fail")
-            raise SdkError(self, verb, result)
+        if expect_error is not None:
+            refusals.check(self, verb, expect_error, result, output)
+            return
         if result.returncode != 0:
             raise SdkError(self, verb, result)
 
@@ -115,7 +125,7 @@ class SDK:
         assert_value: str = "",
         policy_mode: str = "encrypted",
         target_mode: str | None = None,
-        expect_error: bool = False,
+        expect_error: Refusal | None = None,
     ) -> None:
         _check_container(container)
         env: dict[str, str] = {}
@@ -134,7 +144,7 @@ class SDK:
         if policy_mode == "plaintext":
             env["XT_WITH_PLAINTEXT_POLICY"] = "true"
         args = ["encrypt", str(pt_file), str(ct_file), base_container(container)]
-        self._run(args, env, "encrypt", expect_error)
+        self._run(args, env, "encrypt", expect_error, ct_file)
 
     def decrypt(
         self,
@@ -144,10 +154,12 @@ class SDK:
         assert_keys: str = "",
         verify_assertions: bool = True,
         ecwrap: bool = False,
-        expect_error: bool = False,
+        expect_error: Refusal | None = None,
         kasallowlist: str = "",
         ignore_kas_allowlist: bool = False,
     ) -> None:
+        """``cli.sh decrypt``; with ``expect_error`` (a :class:`Refusal`) the SDK must refuse
+        for that reason and leave ``rt_file`` absent or empty (:func:`refusals.check`)."""
         _check_container(container)
         env: dict[str, str] = {}
         if assert_keys:
@@ -161,7 +173,7 @@ class SDK:
         if ignore_kas_allowlist:
             env["XT_WITH_IGNORE_KAS_ALLOWLIST"] = "true"
         args = ["decrypt", str(ct_file), str(rt_file), base_container(container)]
-        self._run(args, env, "decrypt", expect_error)
+        self._run(args, env, "decrypt", expect_error, rt_file)
 
 
 def _check_container(container: str) -> None:
