@@ -19,6 +19,8 @@ Manifest = dict[str, Any]
 
 MANIFEST = "0.manifest.json"
 PAYLOAD = "0.payload"
+#: the data attribute :func:`change_policy` adds
+TAMPERED_ATTRIBUTE = "https://tampered.example.com/attr/x/value/y"
 
 
 def _rewrite_zip(
@@ -60,7 +62,7 @@ def change_policy(src: Path, dst: Path) -> Path:
         policy = json.loads(base64.b64decode(ei["policy"]))
         body = policy.setdefault("body", {})
         attrs = body.get("dataAttributes") or []
-        attrs.append({"attribute": "https://tampered.example.com/attr/x/value/y"})
+        attrs.append({"attribute": TAMPERED_ATTRIBUTE})
         body["dataAttributes"] = attrs
         ei["policy"] = base64.b64encode(json.dumps(policy).encode()).decode()
         return m
