@@ -191,6 +191,22 @@ def test_a_standard_client_is_refused_a_policy_write(stack) -> None:
     assert made.status_code == 200, made.text
 
 
+def test_go_platform_has_no_legacy_kas_grants(stack) -> None:
+    """service v0.13.0 keeps the grant RPCs only as stubs answering unimplemented; the
+    namespace is left without a grant (ours grants it: tests/platform covers that)."""
+    from xtdf.platform.admin import PolicyAdmin
+
+    _, urls = stack
+    with PolicyAdmin(urls["platform"], "opentdf", "secret") as admin:
+        if not any(k.get("name") == "grant-probe" for k in admin.list_kas()):
+            admin.register_kas("http://localhost:1/kas", "grant-probe")
+        admin.create_namespace("grants.example")
+        with pytest.raises(PlatformError, match=r"HTTP 501 \(unimplemented: .*compatibility stub"):
+            admin.grant_kas("namespace", "https://grants.example", "grant-probe")
+        ns = admin.get_namespace("https://grants.example")
+        assert not ns.get("grants")
+
+
 # -- a failed start: one line naming the cause, nothing left running -------------------
 
 

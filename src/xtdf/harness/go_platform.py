@@ -39,6 +39,9 @@ RUN_FILE = "go-platform.json"
 HEALTH_TIMEOUT_S = 120.0
 #: roles of our IdP's clients mapped to the Go platform's casbin roles (upstream's dev config)
 ROLE_EXTENSION = "g, opentdf-admin, role:admin\ng, opentdf-standard, role:standard"
+#: KAS-only instances that serve keys from the KAS registry, as upstream's xtest starts its
+#: km1/km2 with key_management and the root key
+KEY_MANAGED = frozenset({"km1", "km2"})
 
 
 @dataclass(frozen=True)
@@ -148,13 +151,16 @@ def go_config(
     root_key: str,
     kas_only: bool = False,
     core_url: str = "",
+    key_management: bool = False,
 ) -> dict[str, object]:
     """The Go server's configuration (JSON, which its YAML loader reads as is)."""
     url = f"http://localhost:{port}"
     kas: dict[str, object] = {
-        "registered_kas_uri": url,
+        # as the KAS registry lists it (our platform's instance URLs): a key-managed KAS finds
+        # its keys in the registry under this URI
+        "registered_kas_uri": f"{url}/kas",
         "ec_tdf_enabled": True,
-        "preview": {"ec_tdf_enabled": True, "key_management": False},
+        "preview": {"ec_tdf_enabled": True, "key_management": key_management},
         "keyring": [
             {"kid": "ec1", "alg": "ec:secp256r1"},
             {"kid": "ec1", "alg": "ec:secp256r1", "legacy": True},
@@ -162,7 +168,7 @@ def go_config(
             {"kid": "r1", "alg": "rsa:2048", "legacy": True},
         ],
     }
-    if not kas_only:
+    if key_management or not kas_only:
         kas["root_key"] = root_key
     config: dict[str, object] = {
         "logger": {"level": "info", "type": "text", "output": "stdout"},
@@ -281,14 +287,34 @@ class GoPlatform:
                     root_key=root_key,
                     kas_only=True,
                     core_url=platform_url,
+                    key_management=name in KEY_MANAGED,
                 )
                 self._spawn(f"kas-{name}", install.binary, cfg, url, timeout_s)
                 self.urls[f"kas {name}"] = f"{url}/kas"
             self._record(pg_port=pg)
+            self._register_kases()
         except BaseException:
             self.stop()
             raise
         return self.urls
+
+    def _register_kases(self) -> None:
+        """Each KAS in the Go platform's KAS registry under our platform's instance names
+        (``default``, ``value1``, ...), as ours registers its own: the suite's policy
+        grants and key assignments name them. Already registered ones are left alone."""
+        from xtdf.platform.admin import PolicyAdmin
+
+        with PolicyAdmin(self.urls["platform"], "opentdf", "secret") as admin:
+            have = {k.get("uri", "").rstrip("/") for k in admin.list_kas()}
+            for label, url in self.urls.items():
+                if label.startswith("kas ") and url not in have:
+                    admin.register_kas(url, label.removeprefix("kas "))
+
+    @property
+    def root_key(self) -> str:
+        """The platform's root key (hex): what wraps managed keys, as upstream's
+        ``OT_ROOT_KEY``."""
+        return self._root_key()
 
     def _root_key(self) -> str:
         path = self.state_dir / "keys" / "root_key"

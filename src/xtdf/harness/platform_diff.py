@@ -55,6 +55,23 @@ EXPLAINED: tuple[Explanation, ...] = (
         ),
         pinned_by="tests/go_platform/test_go_platform_smoke.py::test_go_kas_refuses_nanotdf",
     ),
+    Explanation(
+        name="legacy KAS grants",
+        pattern=r"test_key_routing_and_entitlement\[.*(grant|not-entitled)",
+        go_outcomes=("failed", "error"),
+        why=(
+            "service v0.13.0 answers every Assign...KeyAccessServer... call (the legacy "
+            "namespace, attribute and value grants) unimplemented, 'this compatibility stub "
+            "will be removed entirely in the following release': grants gave way to key "
+            "mappings. The suite's layout then has no grant, so these cells' keys go to the "
+            "default KAS instead of the granted one. xtdf's platform keeps the grants, which "
+            "older Go platforms and the SDKs' autoconfigure still use; the key-mapping cells "
+            "(test_mapped_keys) pass on both"
+        ),
+        pinned_by=(
+            "tests/go_platform/test_go_platform_smoke.py::test_go_platform_has_no_legacy_kas_grants"
+        ),
+    ),
 )
 
 

@@ -123,18 +123,20 @@ def _resolve_go(state_dir: Path, run_id: str) -> PlatformEnv:
 
     state_dir.mkdir(parents=True, exist_ok=True)
     marker = state_dir / "started-by-run"
+    ports = go_platform.Ports(platform=8080, idp=8888, kas=dict(DEFAULT_KAS_PORTS))
+    stack = go_platform.GoPlatform(state_dir, ports)
     with FileLock(str(state_dir / "start.lock")):
         if go_platform.status(state_dir) is None:
-            ports = go_platform.Ports(platform=8080, idp=8888, kas=dict(DEFAULT_KAS_PORTS))
             try:
-                go_platform.GoPlatform(state_dir, ports).start()
+                stack.start()
             except PlatformError as exc:
                 raise PlatformUnavailable(f"could not start the Go platform: {exc}") from None
             marker.write_text(run_id)
         started_here = marker.is_file() and marker.read_text() == run_id
-    return PlatformEnv(
-        dict(DEFAULTS), external=True, started_here=started_here, state_dir=state_dir
-    )
+    # the root key, as upstream's suite exports it: managed keys are wrapped by the caller
+    # for the Go platform (otdfctl's `key create --mode local`), which does not make them
+    variables = {**DEFAULTS, "OT_ROOT_KEY": stack.root_key}
+    return PlatformEnv(variables, external=True, started_here=started_here, state_dir=state_dir)
 
 
 def _xtdf(*args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
