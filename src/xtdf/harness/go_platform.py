@@ -98,6 +98,8 @@ def _claim(port: int, what: str) -> int:
     if port == 0:
         return _free_port()
     with socket.socket() as s:
+        # as the servers will bind: a port whose last connections are in TIME_WAIT is free
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError as exc:
@@ -408,22 +410,31 @@ def _last_error(log_path: Path) -> str:
     return (lines[-1].strip()[:400] if lines else "no output") + f" (log {log_path})"
 
 
-def _terminate(pid: int, timeout_s: float = 15.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+def _gone(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _terminate(pids: list[int], timeout_s: float = 15.0) -> None:
+    """SIGTERM every server's process group at once, then SIGKILL what is left."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
+    left = [p for p in pids if not _gone(p)]
+    while left and time.monotonic() < deadline:
         time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+        left = [p for p in left if not _gone(p)]
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def status(state_dir: Path) -> dict[str, str] | None:
@@ -449,8 +460,7 @@ def stop(state_dir: Path) -> bool:
         data = None
     errors: list[str] = []
     if data:
-        for pid in reversed(list((data.get("pids") or {}).values())):
-            _terminate(int(pid))
+        _terminate([int(pid) for pid in (data.get("pids") or {}).values()])
     with contextlib.suppress(PlatformError):
         lifecycle.stop(state_dir / "idp")
     pg = (data or {}).get("postgres")
