@@ -7,7 +7,14 @@ from collections.abc import Iterable
 
 from xtdf._proto.common import common_pb2
 from xtdf._proto.policy import objects_pb2 as po
-from xtdf.platform.policy.base import StoreBase, labels_json, metadata_of, new_id, updated_labels
+from xtdf.platform.policy.base import (
+    StoreBase,
+    labels_json,
+    metadata_of,
+    new_id,
+    required,
+    updated_labels,
+)
 from xtdf.platform.policy.fqn import value_fqn
 from xtdf.platform.rpc import RpcError
 
@@ -116,11 +123,9 @@ class SubjectMappings(StoreBase):
         return [self._condition_set(r) for r in rows]
 
     def _condition_set_row(self, scs_id: str) -> sqlite3.Row:
-        if not scs_id.strip():
-            raise RpcError("invalid_argument", "id: required")
         return self._row(
             "SELECT * FROM policy_condition_sets WHERE id = ?",
-            [scs_id],
+            [required("id", scs_id)],
             f"subject condition set {scs_id!r}",
         )
 
@@ -233,11 +238,9 @@ class SubjectMappings(StoreBase):
         return mapping
 
     def _subject_mapping_row(self, sm_id: str) -> sqlite3.Row:
-        if not sm_id.strip():
-            raise RpcError("invalid_argument", "id: required")
         return self._row(
             "SELECT * FROM policy_subject_mappings WHERE id = ?",
-            [sm_id],
+            [required("id", sm_id)],
             f"subject mapping {sm_id!r}",
         )
 
@@ -270,7 +273,8 @@ class SubjectMappings(StoreBase):
                 "subject_properties: at least one external_selector_value is required",
             )
         rows = self.db.query(
-            "SELECT m.* FROM policy_subject_mappings m JOIN policy_values v ON v.id = m.value_id"
+            "SELECT m.*, c.subject_sets FROM policy_subject_mappings m"
+            " JOIN policy_values v ON v.id = m.value_id"
             " JOIN policy_attributes a ON a.id = v.attribute_id"
             " JOIN policy_namespaces n ON n.id = a.namespace_id"
             " JOIN policy_condition_sets c ON c.id = m.condition_set_id"
@@ -278,7 +282,7 @@ class SubjectMappings(StoreBase):
         )
         out = []
         for r in rows:
-            scs = self.get_condition_set(r["condition_set_id"])
+            scs = po.SubjectConditionSet.FromString(r["subject_sets"])
             tested = {
                 c.subject_external_selector_value
                 for s in scs.subject_sets
