@@ -19,6 +19,8 @@ import httpx
 import pytest
 
 from tests.platform.conftest import LocalPlatform, start_platform
+from xtdf.platform import roles
+from xtdf.platform.roles import RolePolicy
 
 ADMIN, STANDARD, NO_ROLE = "opentdf", "opentdf-sdk", "xtdf-alice"
 NS = "policy.namespaces.NamespaceService"
@@ -115,6 +117,67 @@ def mapping(admin: Client, value_id: str, selector: str, value: str = "x") -> di
             "newSubjectConditionSet": {"subjectSets": condition(selector, value)},
         },
     )["subjectMapping"]
+
+
+# -- what otdfctl 0.21.0 calls --------------------------------------------------------------
+
+#: every policy RPC otdfctl 0.21.0's handlers call (its pkg/handlers), by service
+OTDFCTL_0_21_RPCS = {
+    ACT: "CreateAction DeleteAction GetAction ListActions UpdateAction",
+    ATTR: "AssignKeyAccessServerToAttribute AssignKeyAccessServerToValue"
+    " AssignPublicKeyToAttribute AssignPublicKeyToValue CreateAttribute CreateAttributeValue"
+    " DeactivateAttribute DeactivateAttributeValue GetAttribute GetAttributeValue"
+    " ListAttributeValues ListAttributes RemoveKeyAccessServerFromAttribute"
+    " RemoveKeyAccessServerFromValue RemovePublicKeyFromAttribute RemovePublicKeyFromValue"
+    " UpdateAttribute UpdateAttributeValue",
+    KAS: "CreateKey CreateKeyAccessServer DeleteKeyAccessServer GetBaseKey GetKey"
+    " GetKeyAccessServer ListKeyAccessServerGrants ListKeyAccessServers ListKeys RotateKey"
+    " SetBaseKey UpdateKey UpdateKeyAccessServer",
+    "policy.keymanagement.KeyManagementService": "CreateProviderConfig DeleteProviderConfig"
+    " GetProviderConfig ListProviderConfigs UpdateProviderConfig",
+    NS: "AssignKeyAccessServerToNamespace AssignPublicKeyToNamespace CreateNamespace"
+    " DeactivateNamespace GetNamespace ListNamespaces RemoveKeyAccessServerFromNamespace"
+    " RemovePublicKeyFromNamespace UpdateNamespace",
+    "policy.resourcemapping.ResourceMappingService": "CreateResourceMapping"
+    " CreateResourceMappingGroup DeleteResourceMapping DeleteResourceMappingGroup"
+    " GetResourceMapping GetResourceMappingGroup ListResourceMappingGroups ListResourceMappings"
+    " UpdateResourceMapping UpdateResourceMappingGroup",
+    "policy.registeredresources.RegisteredResourcesService": "CreateRegisteredResource"
+    " CreateRegisteredResourceValue DeleteRegisteredResource DeleteRegisteredResourceValue"
+    " GetRegisteredResource GetRegisteredResourceValue ListRegisteredResourceValues"
+    " ListRegisteredResources UpdateRegisteredResource UpdateRegisteredResourceValue",
+    SM: "CreateSubjectConditionSet CreateSubjectMapping DeleteAllUnmappedSubjectConditionSets"
+    " DeleteSubjectConditionSet DeleteSubjectMapping GetSubjectConditionSet GetSubjectMapping"
+    " ListSubjectConditionSets ListSubjectMappings MatchSubjectMappings"
+    " UpdateSubjectConditionSet UpdateSubjectMapping",
+    "policy.unsafe.UnsafeService": "UnsafeDeleteAttribute UnsafeDeleteAttributeValue"
+    " UnsafeDeleteNamespace UnsafeReactivateAttribute UnsafeReactivateAttributeValue"
+    " UnsafeReactivateNamespace UnsafeUpdateAttribute UnsafeUpdateAttributeValue"
+    " UnsafeUpdateNamespace",
+}
+READS = ("Get", "List", "Match")
+
+
+def test_every_rpc_otdfctl_calls_is_served_and_judged_by_role(
+    local_platform: LocalPlatform,
+) -> None:
+    """Served, marked idempotent exactly when it reads, and, by the role policy, open to
+    standard clients exactly when it reads (Match* included) while admin may call all."""
+    served = local_platform.platform.methods
+    policy = RolePolicy()
+    admin_claims = {"realm_access": {"roles": ["opentdf-admin"]}}
+    standard_claims = {"realm_access": {"roles": ["opentdf-standard"]}}
+    paths = [f"/{svc}/{name}" for svc, names in OTDFCTL_0_21_RPCS.items() for name in names.split()]
+    assert len(paths) == 91
+    for path in paths:
+        assert path in served, path
+        method = served[path]
+        name = path.rsplit("/", 1)[1]
+        reads = name.startswith(READS)
+        assert method.idempotent == reads, path
+        resource, action = path.lstrip("/"), roles.rpc_action(name)
+        assert policy.allows(admin_claims, resource, action), path
+        assert policy.allows(standard_claims, resource, action) == reads, path
 
 
 # -- who may call them -------------------------------------------------------------------
