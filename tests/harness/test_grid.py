@@ -216,3 +216,19 @@ def test_a_test_without_a_container_goes_where_its_function_encrypted() -> None:
         "tamper[py@main-py@main]",
         "tamper[js@2.0.0-beta.1412-py@main]",
     ]
+
+
+def test_changed_cells_are_listed_in_grid_order_not_finishing_order() -> None:
+    now = [
+        result("a", "failed", enc="py@main", dec=JS),
+        result("b", "failed", enc=JS, dec="py@main", container="nano"),
+        result("c", "failed", enc=JS, dec="py@main"),
+        result("d", "failed", enc=JS, dec=JS),
+    ]
+    m = grid.build(now, {t.nodeid: "passed" for t in now})
+    assert [c.key.title for c in m.changed_cells] == [
+        f"{JS} -> {JS} [ztdf]",
+        f"{JS} -> py@main [ztdf]",
+        f"py@main -> {JS} [ztdf]",
+        f"{JS} -> py@main [nano]",
+    ]

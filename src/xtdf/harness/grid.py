@@ -216,7 +216,14 @@ class Matrix:
 
     @property
     def cells(self) -> list[Cell]:
-        return [c for g in self.grids for c in g.cells.values()]
+        """Grid by grid, each row by row as it is drawn (not in the order tests finished)."""
+        return [
+            cell
+            for g in self.grids
+            for r in g.rows
+            for c in g.cols
+            if (cell := g.cell(r, c)) is not None
+        ]
 
     @property
     def changed_cells(self) -> list[Cell]:
