@@ -231,6 +231,17 @@ def test_taken_port_is_named_and_nothing_starts(stack, tmp_path: Path) -> None:
     assert not (tmp_path / "state" / go_platform.RUN_FILE).exists()
 
 
+def test_a_second_start_on_a_running_stack_refuses_and_leaves_it_running(stack) -> None:
+    """Another process finding the stack (a slow /healthz under load must not count as
+    'not running': that restarted the stack under a matrix run's other workers)."""
+    platform, urls = stack
+    again = go_platform.GoPlatform(platform.state_dir)
+    with pytest.raises(PlatformError, match=r"^a Go platform is already running from "):
+        again.start()
+    assert go_platform.status(platform.state_dir) == urls
+    assert go_platform.healthy(urls["platform"])
+
+
 def test_go_server_failing_at_start_stops_database_and_idp(tmp_path: Path) -> None:
     """A KAS key the Go server cannot read: it exits; the error names its log line, and
     PostgreSQL and the IdP it had started are stopped again."""

@@ -249,8 +249,9 @@ class GoPlatform:
         """Start everything and return its URLs; on any failure stop what was started."""
         install = Installation.find()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        if stop(self.state_dir):  # a previous run's leftovers
-            pass
+        if status(self.state_dir) is not None:
+            raise PlatformError(f"a Go platform is already running from {self.state_dir}")
+        stop(self.state_dir)  # what a start that died half-way left running
         ports = self.ports
         plat = _claim(ports.platform, "Go platform")
         idp = _claim(ports.idp, "IdP")
@@ -438,13 +439,20 @@ def _terminate(pids: list[int], timeout_s: float = 15.0) -> None:
 
 
 def status(state_dir: Path) -> dict[str, str] | None:
-    """The URLs of the stack running from ``state_dir``, or None."""
+    """The URLs of the stack running from ``state_dir``, or None.
+
+    Running means started to the end (URLs recorded) with every Go server's process alive:
+    judged by the processes, not by ``/healthz``, which a loaded machine can answer late
+    (a second start on a slow answer would stop the running stack under its users)."""
     try:
         data = json.loads((state_dir / RUN_FILE).read_text())
     except (OSError, ValueError):
         return None
     urls = data.get("urls") or {}
-    return urls if urls.get("platform") and healthy(urls["platform"]) else None
+    pids = [int(p) for p in (data.get("pids") or {}).values()]
+    if not urls.get("platform") or not pids or any(_gone(p) for p in pids):
+        return None
+    return urls
 
 
 def stop(state_dir: Path) -> bool:
