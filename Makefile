@@ -18,7 +18,8 @@ unexport PYTHONDONTWRITEBYTECODE
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml hatch_build.py
+# the protos too: hatch_build.py generates src/xtdf/_proto from them at install
+$(STAMP): pyproject.toml hatch_build.py $(shell find proto -name '*.proto')
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=23.2"
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
