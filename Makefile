@@ -54,7 +54,9 @@ PLATFORM ?= xtdf
 $(if $(filter-out xtdf go,$(PLATFORM)),$(error PLATFORM=$(PLATFORM): expected xtdf or go))
 ifeq ($(PLATFORM),go)
 XTEST_DEPS := platform-go
-XTEST_OUT  := --stats-json ../.xtdf/last-run-go.json --report-html ../.xtdf/report-go.html
+# "=" forms: pytest takes the value of an option it does not know yet for a path, and an
+# existing file there moves its rootdir away from xtest/
+XTEST_OUT  := --stats-json=../.xtdf/last-run-go.json --report-html=../.xtdf/report-go.html
 endif
 
 xtest: $(STAMP) sdks $(XTEST_DEPS)
