@@ -77,11 +77,25 @@ def test_no_go_lane_is_a_named_setup_error(checkout: Path, lanes: Path) -> None:
         tool.populate_sdks(checkout, lanes)
 
 
-def test_environment_is_test_env_sourced_plus_platform_dir(checkout: Path, tmp_path: Path) -> None:
-    env = tool.suite_env(checkout, tmp_path / "pd", ["0.21.0", "xtdf"])
+def test_our_adapters_link_every_lane_as_installed(checkout: Path, lanes: Path) -> None:
+    (lanes / "go" / "dist" / "0.21.0" / "cli.sh").write_text("#!/bin/sh\n# our go\n")
+    (lanes / "js" / "dist" / "2.0.0" / "cli.sh").write_text("#!/bin/sh\n# our js\n")
+    made = tool.populate_sdks(checkout, lanes, our_adapters=True)
+    assert made == ["go@0.21.0", "js@2.0.0", "java@0.7.3", "go@xtdf"]
+    for sdk, word in (("go/dist/0.21.0", "our go"), ("js/dist/2.0.0", "our js")):
+        assert (checkout / "sdk" / sdk / "cli.sh").read_text().endswith(f"# {word}\n")
+    assert tool.suite_env(checkout, checkout)["OTDFCTL_HEADS"] == "[]"  # no otdfctl.sh there
+
+
+def test_environment_is_test_env_sourced_plus_platform_dir(
+    checkout: Path, lanes: Path, tmp_path: Path
+) -> None:
+    tool.populate_sdks(checkout, lanes)
+    env = tool.suite_env(checkout, tmp_path / "pd")
     assert env["PLATFORMURL"] == "http://localhost:8080"  # $PLATFORMENDPOINT expanded
     assert env["PLATFORM_DIR"] == str(tmp_path / "pd")
     assert env["OTDFCTL_HEADS"] == '["0.21.0"]'
+    assert env["SCHEMA_FILE"] == "manifest.schema.json"
     assert env["PATH"] == os.environ["PATH"]
 
 

@@ -67,28 +67,41 @@ def _link(target: Path, link: Path) -> None:
     link.symlink_to(target)
 
 
-def populate_sdks(xtest: Path, sdk_root: Path = ROOT / "sdk", ours: bool = True) -> list[str]:
+def _link_dist(xtest: Path, name: str, dist: Path) -> str:
+    """``xtest/sdk/<name>/dist/<version>`` as a link to one of our lanes, our cli.sh in it."""
+    out = xtest / "sdk" / name / "dist" / dist.name
+    _fresh_dir(out).rmdir()
+    out.symlink_to(dist, target_is_directory=True)
+    return f"{name}@{dist.name}"
+
+
+def populate_sdks(
+    xtest: Path, sdk_root: Path = ROOT / "sdk", ours: bool = True, our_adapters: bool = False
+) -> list[str]:
     """Lay our installed lanes out as upstream's ``sdk/<name>/dist/<version>``; return
-    the SDK ids made. Upstream's own cli.sh drives the Go and JS installs."""
+    the SDK ids made. Upstream's own cli.sh drives the Go and JS installs unless
+    ``our_adapters``, when every lane keeps our cli.sh."""
     made: list[str] = []
-    for dist in sorted((sdk_root / "go" / "dist").glob("*/otdfctl")):
-        out = _fresh_dir(xtest / "sdk" / "go" / "dist" / dist.parent.name)
-        _link(dist, out / "otdfctl")
-        for script in ("cli.sh", "otdfctl.sh"):
-            shutil.copy2(xtest / "sdk" / "go" / script, out / script)
-        made.append(f"go@{dist.parent.name}")
-    for dist in sorted((sdk_root / "js" / "dist").glob("*/node_modules")):
-        out = _fresh_dir(xtest / "sdk" / "js" / "dist" / dist.parent.name)
-        for name in ("node_modules", "package.json", "package-lock.json"):
-            if (dist.parent / name).exists():
-                _link(dist.parent / name, out / name)
-        shutil.copy2(xtest / "sdk" / "js" / "cli.sh", out / "cli.sh")
-        made.append(f"js@{dist.parent.name}")
-    for cli in sorted((sdk_root / "java" / "dist").glob("*/cli.sh")):
-        out = xtest / "sdk" / "java" / "dist" / cli.parent.name
-        _fresh_dir(out).rmdir()
-        out.symlink_to(cli.parent, target_is_directory=True)
-        made.append(f"java@{cli.parent.name}")
+    if our_adapters:
+        for name in ("go", "js", "java"):
+            for cli in sorted((sdk_root / name / "dist").glob("*/cli.sh")):
+                made.append(_link_dist(xtest, name, cli.parent))
+    else:
+        for dist in sorted((sdk_root / "go" / "dist").glob("*/otdfctl")):
+            out = _fresh_dir(xtest / "sdk" / "go" / "dist" / dist.parent.name)
+            _link(dist, out / "otdfctl")
+            for script in ("cli.sh", "otdfctl.sh"):
+                shutil.copy2(xtest / "sdk" / "go" / script, out / script)
+            made.append(f"go@{dist.parent.name}")
+        for dist in sorted((sdk_root / "js" / "dist").glob("*/node_modules")):
+            out = _fresh_dir(xtest / "sdk" / "js" / "dist" / dist.parent.name)
+            for name in ("node_modules", "package.json", "package-lock.json"):
+                if (dist.parent / name).exists():
+                    _link(dist.parent / name, out / name)
+            shutil.copy2(xtest / "sdk" / "js" / "cli.sh", out / "cli.sh")
+            made.append(f"js@{dist.parent.name}")
+        for cli in sorted((sdk_root / "java" / "dist").glob("*/cli.sh")):
+            made.append(_link_dist(xtest, "java", cli.parent))
     if ours:
         cli = sdk_root / "py" / "dist" / "main" / "cli.sh"
         if not cli.exists():
@@ -140,11 +153,14 @@ def test_env(xtest: Path) -> dict[str, str]:
     return {k: v for k, v in pairs if k not in ("PWD", "SHLVL", "_", "OLDPWD")}
 
 
-def suite_env(xtest: Path, platform_dir: Path, go_versions: list[str]) -> dict[str, str]:
+def suite_env(xtest: Path, platform_dir: Path) -> dict[str, str]:
     env = {**os.environ, **test_env(xtest)}
     env["PLATFORM_DIR"] = str(platform_dir)
-    heads = [v for v in go_versions if v != "xtdf"]
-    env["OTDFCTL_HEADS"] = json.dumps(heads[:1])  # conftest: sdk/go/dist/<head>/otdfctl.sh
+    # upstream's CI workflow sets it (xtest.yml); validate_manifest_schema needs it
+    env.setdefault("SCHEMA_FILE", "manifest.schema.json")
+    # conftest's policy fixtures use sdk/go/dist/<head>/otdfctl.sh, else sdk/go/otdfctl.sh
+    heads = sorted(p.parent.name for p in (xtest / "sdk" / "go" / "dist").glob("*/otdfctl.sh"))
+    env["OTDFCTL_HEADS"] = json.dumps(heads[-1:])
     env.pop("PYTHONPATH", None)
     return env
 
@@ -298,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="leave our reference client (go@xtdf) out",
     )
+    p.add_argument(
+        "--our-adapters",
+        action="store_true",
+        help="every lane behind our own cli.sh (upstream's js cli.sh at 150e3135^ passes "
+        "--ignoreAllowList, which @opentdf/cli 2.0.0-beta.1412 rejects)",
+    )
     p.add_argument("--setup-only", action="store_true", help="set up, run nothing")
     p.add_argument(
         "--summarize", action="store_true", help="only tabulate the results an earlier run left"
@@ -320,7 +342,16 @@ def main(argv: list[str] | None = None) -> int:
             raise SetupError(f"{args.tests} is not a checkout of opentdf/tests (no xtest/)")
         if not XTDF.exists():
             raise SetupError(f"{XTDF} is missing: run `make venv`")
-        sdks = populate_sdks(args.xtest, ours=args.ours)
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(args.xtest / ".upstream_xtest.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise SetupError(
+                f"another run is using {args.xtest} (modules share its tmp/): use another checkout"
+            ) from None
+        sdks = populate_sdks(args.xtest, ours=args.ours, our_adapters=args.our_adapters)
         args.venv_python = ensure_venv(args.xtest, args.work / "venv", args.python)
     except (SetupError, OSError, subprocess.CalledProcessError) as exc:
         sys.stderr.write(f"upstream_xtest: {exc}\n")
@@ -328,9 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     print("SDKs:", " ".join(sdks))
     if args.setup_only:
         return 0
-    env = suite_env(
-        args.xtest, args.work / "platform-dir", [s[3:] for s in sdks if s.startswith("go@")]
-    )
+    env = suite_env(args.xtest, args.work / "platform-dir")
     modules = args.modules or sorted(p.name for p in args.xtest.glob("test_*.py"))
     results = []
     for module in modules:
