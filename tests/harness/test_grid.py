@@ -232,3 +232,15 @@ def test_changed_cells_are_listed_in_grid_order_not_finishing_order() -> None:
         f"py@main -> {JS} [ztdf]",
         f"{JS} -> py@main [nano]",
     ]
+
+
+def test_change_lines_stay_short_when_everything_changed() -> None:
+    sdks = [f"s{i}@1" for i in range(5)]
+    now = [result("t", "failed", enc=e, dec=d) for e in sdks for d in sdks]
+    lines = grid.change_lines(grid.build(now, {t.nodeid: "passed" for t in now}))
+    assert lines[0] == "changed since the last run: 25 cell(s)"
+    assert sum(1 for line in lines if line.startswith("  s")) == 20
+    assert lines[-2:] == [
+        "  ... and 5 more changed cell(s)",
+        "  ... and 13 more changed test(s), listed in the HTML report",
+    ]

@@ -419,9 +419,10 @@ def _grid_lines(
     return out
 
 
-def change_lines(matrix: Matrix, limit: int = 12) -> list[str]:
-    """What changed since the last run, one line per cell and per test (at most ``limit``
-    tests; the HTML report lists every one)."""
+def change_lines(matrix: Matrix, limit: int = 12, cell_limit: int = 20) -> list[str]:
+    """What changed since the last run, one line per cell (at most ``cell_limit``) and per
+    test (at most ``limit``): a platform that went away mid-run changes every cell, and the
+    terminal should still show the grid above it. The HTML report lists every one."""
     changed = matrix.changed_cells
     others = [t for t in matrix.others if t.changed]
     if not changed and not others:
@@ -432,12 +433,15 @@ def change_lines(matrix: Matrix, limit: int = 12) -> list[str]:
         )
     out = [f"changed since the last run: {len(changed)} cell(s)"]
     shown = 0
-    for cell in changed:
+    for cell in changed[:cell_limit]:
         out.append(f"  {cell.key.title}: {cell.text_before()} -> {cell.text(changed_mark=False)}")
         for t in cell.changes:
             if shown < limit:
                 out.append(f"    {t.name}: {t.previous} -> {t.outcome}")
             shown += 1
+    if len(changed) > cell_limit:
+        out.append(f"  ... and {len(changed) - cell_limit} more changed cell(s)")
+    shown = sum(len(c.changes) for c in changed)
     for t in others:
         if shown < limit:
             out.append(f"  {t.nodeid}: {t.previous} -> {t.outcome}")
