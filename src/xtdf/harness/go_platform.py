@@ -143,6 +143,36 @@ def _write_keys(key_dir: Path) -> dict[str, Path]:
     return paths
 
 
+def _write_extra_keys(key_dir: Path, files: list[Path]) -> list[dict[str, str]]:
+    """Each ``[{kid, alg, privateKey, cert}]`` entry as PEM files the Go server reads; a bad
+    file is one line naming it."""
+    from xtdf.crypto.keys import load_private_pem
+    from xtdf.crypto.x509 import self_signed_pem
+
+    out: list[dict[str, str]] = []
+    for source in files:
+        try:
+            entries = json.loads(Path(source).read_text())
+            if not isinstance(entries, list):
+                raise ValueError("not a list of keys")
+            for e in entries:
+                kid, alg, private = str(e["kid"]), str(e["alg"]), str(e["privateKey"])
+                if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", kid):
+                    raise ValueError(f"kid {kid!r} is not a plain name")
+                cert = e.get("cert") or self_signed_pem(load_private_pem(private))
+                key_dir.mkdir(parents=True, exist_ok=True)
+                priv_path, cert_path = key_dir / f"extra-{kid}.pem", key_dir / f"extra-{kid}.crt"
+                priv_path.write_text(private)
+                priv_path.chmod(0o600)
+                cert_path.write_text(cert)
+                out.append(
+                    {"kid": kid, "alg": alg, "private": str(priv_path), "cert": str(cert_path)}
+                )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise PlatformError(f"extra keys {source}: {exc}") from None
+    return out
+
+
 def go_config(
     *,
     port: int,
@@ -154,6 +184,7 @@ def go_config(
     kas_only: bool = False,
     core_url: str = "",
     key_management: bool = False,
+    extra: list[dict[str, str]] | None = None,
 ) -> dict[str, object]:
     """The Go server's configuration (JSON, which its YAML loader reads as is)."""
     url = f"http://localhost:{port}"
@@ -168,6 +199,7 @@ def go_config(
             {"kid": "ec1", "alg": "ec:secp256r1", "legacy": True},
             {"kid": "r1", "alg": "rsa:2048"},
             {"kid": "r1", "alg": "rsa:2048", "legacy": True},
+            *({"kid": e["kid"], "alg": e["alg"], "legacy": True} for e in extra or []),
         ],
     }
     if key_management or not kas_only:
@@ -211,6 +243,7 @@ def go_config(
                             "private": str(keys["ec"]),
                             "cert": str(keys["ec_cert"]),
                         },
+                        *(dict(e) for e in extra or []),
                     ]
                 },
             },
@@ -228,9 +261,14 @@ def go_config(
 class GoPlatform:
     """The Go platform stack in ``state_dir``; ``start`` then ``stop``, or ``with``."""
 
-    def __init__(self, state_dir: Path, ports: Ports | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, ports: Ports | None = None, extra_keys: list[Path] | None = None
+    ) -> None:
         self.state_dir = state_dir.resolve()
         self.ports = ports or Ports()
+        #: upstream ``extra-keys.json`` files: legacy (decrypt-only) keys of every KAS,
+        #: in its configuration, as upstream's CI loads the golden keys
+        self.extra_keys = list(extra_keys or [])
         self.urls: dict[str, str] = {}
         self._procs: dict[str, int] = {}
         self._postgres: Postgres | None = None
@@ -264,6 +302,7 @@ class GoPlatform:
             platform_url = f"http://localhost:{plat}"
             issuer = self._start_idp(idp, platform_url)
             keys = _write_keys(self.state_dir / "keys")
+            extra = _write_extra_keys(self.state_dir / "keys", self.extra_keys)
             root_key = self._root_key()
             cfg = go_config(
                 port=plat,
@@ -272,6 +311,7 @@ class GoPlatform:
                 pg_port=pg,
                 keys=keys,
                 root_key=root_key,
+                extra=extra,
             )
             self._spawn("platform", install.binary, cfg, platform_url, timeout_s)
             self.urls = {
@@ -291,6 +331,7 @@ class GoPlatform:
                     kas_only=True,
                     core_url=platform_url,
                     key_management=name in KEY_MANAGED,
+                    extra=extra,
                 )
                 self._spawn(f"kas-{name}", install.binary, cfg, url, timeout_s)
                 self.urls[f"kas {name}"] = f"{url}/kas"

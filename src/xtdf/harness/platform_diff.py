@@ -43,7 +43,7 @@ class Explanation:
 EXPLAINED: tuple[Explanation, ...] = (
     Explanation(
         name="NanoTDF",
-        pattern=r"nano",
+        pattern=r"nano|\.ntdf",
         go_outcomes=("failed", "error"),
         why=(
             "service v0.13.0 removed NanoTDF from the KAS (its CHANGELOG: 'remove nanotdf "

@@ -114,6 +114,15 @@ def resolve(state_dir: Path, run_id: str) -> PlatformEnv:
     return env
 
 
+def _golden_key_files() -> list[Path]:
+    """The golden files' keys (ours, and upstream's extra-keys.json when shared/ has it):
+    the Go KAS without key management takes legacy keys from its configuration only."""
+    root = Path(__file__).resolve().parents[3]
+    files = [root / "xtest" / "golden" / "xtdf-golden-keys.json"]
+    files.append(root.parent / "shared" / "reference" / "extra-keys.json")
+    return [f for f in files if f.is_file()]
+
+
 def _resolve_go(state_dir: Path, run_id: str) -> PlatformEnv:
     """The Go stack on upstream's fixed ports, started once per run like ours. It counts as
     external: nothing of ours (a second platform for base keys) can be started beside it."""
@@ -124,7 +133,7 @@ def _resolve_go(state_dir: Path, run_id: str) -> PlatformEnv:
     state_dir.mkdir(parents=True, exist_ok=True)
     marker = state_dir / "started-by-run"
     ports = go_platform.Ports(platform=8080, idp=8888, kas=dict(DEFAULT_KAS_PORTS))
-    stack = go_platform.GoPlatform(state_dir, ports)
+    stack = go_platform.GoPlatform(state_dir, ports, extra_keys=_golden_key_files())
     with FileLock(str(state_dir / "start.lock")):
         if go_platform.status(state_dir) is None:
             try:
