@@ -240,6 +240,8 @@ def test_grid_report_and_changes_over_two_runs(
     assert "----- SDK output: beta@main decrypt exited 3 -----\n--- stderr ---\nbeta:" in html
     assert html.index("----- SDK output:") < html.index("----- traceback -----")
     assert "alpha@v2 writes no kid" in html  # the strict xfail's reason
+    # the command as it can be pasted back into a shell
+    assert "<code>pytest &#39;--sdks=alpha@v1 alpha@v2 beta&#39; --containers=nano" in html
     assert (
         json.loads((project.path / ".xtdf" / "last-run.json").read_text())["outcomes"][nodeid]
         == "failed"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 from collections import Counter
 from pathlib import Path
@@ -372,7 +373,7 @@ class MatrixReport:
             tr.write_line(f"xtdf report: {self.html_written}")
 
     def _meta(self) -> dict[str, Any]:
-        args = " ".join(self.config.invocation_params.args)
+        args = shlex.join(self.config.invocation_params.args)  # as it can be pasted back
         return {
             "command": f"pytest {args}".strip(),
             "directory": str(self.config.invocation_params.dir),
