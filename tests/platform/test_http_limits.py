@@ -112,9 +112,8 @@ def test_headers_dribbled_byte_by_byte_still_time_out(bounded: LocalPlatform) ->
     assert refused.startswith(b"HTTP/1.1 408 "), refused[:200]
 
 
-def test_connections_past_the_cap_get_503_and_the_cap_recovers(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
+@pytest.fixture
+def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     server = start_platform(
         tmp_path_factory.mktemp("xtdf-conncap"),
         services=[],
@@ -123,35 +122,71 @@ def test_connections_past_the_cap_get_503_and_the_cap_recovers(
         max_connections=8,
     )
     lp = LocalPlatform(server)
+    try:
+        yield lp
+    finally:
+        lp._http.close()
+        server.stop()
+
+
+def _wait_for_gate(lp: LocalPlatform, at_most: int) -> None:
+    deadline = time.monotonic() + 10
+    while lp.server._protocol.gate.open > at_most:  # closes are seen on the next loop turn
+        assert time.monotonic() < deadline, f"gate still at {lp.server._protocol.gate.open}"
+        time.sleep(0.05)
+
+
+def test_at_the_cap_a_new_connection_evicts_the_longest_waiting_half_open_one(
+    capped: LocalPlatform,
+) -> None:
+    """20,000 half-open requests once kept /healthz out; at the cap the oldest connection
+    still waiting for its headers makes way (408), so a real request is served."""
     held: list[socket.socket] = []
     try:
         for _ in range(8):
-            s = connect(lp)
+            s = connect(capped)
             s.sendall(b"GET /healthz HTTP/1.1\r\n")  # half-open: headers never finished
             held.append(s)
+            time.sleep(0.02)  # in order: the first one has waited longest
         time.sleep(0.3)
-        with connect(lp) as extra:
-            refused = answer(extra)
-        assert refused.startswith(b"HTTP/1.1 503 "), refused[:200]
-        assert b"too many open connections" in refused
-        for s in held:
-            s.close()
-        held.clear()
-        deadline = time.monotonic() + 10
-        while True:  # the server notices the closed sockets on its next loop turn
-            try:
-                if healthy(lp):
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "cap never released"
-            time.sleep(0.1)
-        assert server._protocol.gate.open <= 1
+        assert capped.server._protocol.gate.open == 8
+        assert healthy(capped)  # the request took the first half-open connection's place
+        first = answer(held[0])
+        assert first.startswith(b"HTTP/1.1 408 "), first[:200]
+        assert b"evicted for a new connection" in first
+        for s in held[1:]:  # the others still wait, untouched
+            s.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                s.recv(1)
+        assert capped.server._protocol.gate.evicted == 1
     finally:
         for s in held:
             s.close()
-        lp._http.close()
-        server.stop()
+    _wait_for_gate(capped, 0)
+
+
+def test_connections_past_the_cap_get_503_when_none_waits_for_headers(
+    capped: LocalPlatform,
+) -> None:
+    """Connections inside requests (a body still arriving) are never evicted: past the
+    cap a new one is refused, and the cap recovers as they close."""
+    held: list[socket.socket] = []
+    try:
+        for _ in range(8):
+            s = connect(capped)
+            s.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\ncontent-length: 100000\r\n\r\nab")
+            held.append(s)
+        time.sleep(0.3)
+        with connect(capped) as extra:
+            refused = answer(extra)
+        assert refused.startswith(b"HTTP/1.1 503 "), refused[:200]
+        assert b"too many open connections" in refused
+        assert capped.server._protocol.gate.evicted == 0
+    finally:
+        for s in held:
+            s.close()
+    _wait_for_gate(capped, 0)
+    assert healthy(capped)
 
 
 def test_healthz_answers_while_half_open_connections_wait(bounded: LocalPlatform) -> None:

@@ -6,7 +6,11 @@ hold memory and sockets indefinitely. This subclass of it refuses, with a status
 a closed connection: header sections over ``max_header_bytes`` or ``max_headers`` fields
 (431), headers not complete within ``header_timeout_s`` of their first byte or of the
 connection (408), and connections past ``max_connections`` open at once across every port
-and event loop (503). Everything after the headers stays uvicorn's.
+and event loop. At the cap a new connection takes the place of the one that has waited
+longest for its headers (idle keep-alive or half-open: it gets 408), so connections that
+never finish their headers cannot keep everyone else out; only when no connection is
+waiting for headers (all are in requests or gRPC) is the new one refused (503).
+Everything after the headers stays uvicorn's.
 
 A connection that opens with the HTTP/2 preface is gRPC (the Java SDK speaks nothing else):
 on a port with a ``grpc_socket`` it is handed, still counted by the gate, to the grpcio
@@ -37,23 +41,48 @@ class Limits:
 
 
 class ConnectionGate:
-    """Open connections counted across every server and loop of one platform."""
+    """Open connections counted across every server and loop of one platform, and the ones
+    among them waiting for request headers, oldest first."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.open = 0
+        self.evicted = 0
+        self._waiting: dict[BoundedHttpToolsProtocol, None] = {}
         self._lock = threading.Lock()
 
     def enter(self) -> bool:
+        """Admit a connection: under the cap, or in the place of the connection that has
+        waited longest for its headers (closed with 408 on its own loop)."""
         with self._lock:
-            if self.open >= self.limit:
+            if self.open < self.limit:
+                self.open += 1
+                return True
+            if not self._waiting:
                 return False
-            self.open += 1
-            return True
+            victim = next(iter(self._waiting))
+            del self._waiting[victim]
+            victim._admitted = False  # its place is the new connection's
+            self.evicted += 1
+        victim.loop.call_soon_threadsafe(victim._evict)
+        return True
 
-    def leave(self) -> None:
+    def leave(self, proto: BoundedHttpToolsProtocol) -> None:
         with self._lock:
-            self.open -= 1
+            self._waiting.pop(proto, None)
+            if proto._admitted:
+                proto._admitted = False
+                self.open -= 1
+
+    def waiting(self, proto: BoundedHttpToolsProtocol) -> None:
+        """``proto`` waits for a request's headers (kept at the place it first waited)."""
+        with self._lock:
+            if proto._admitted:
+                self._waiting.setdefault(proto, None)
+
+    def not_waiting(self, proto: BoundedHttpToolsProtocol) -> None:
+        with self._lock:
+            self._waiting.pop(proto, None)
 
 
 class _Refused(Exception):
@@ -95,9 +124,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._cancel_header_timer()
         if self._splice is not None:
             self._splice.client_lost()
-        if self._admitted:
-            self._admitted = False
-            self.gate.leave()
+        self.gate.leave(self)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -195,11 +222,22 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._header_timer = self.loop.call_later(
                 self.limits.header_timeout_s, self._header_timeout
             )
+            self.gate.waiting(self)
 
     def _cancel_header_timer(self) -> None:
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
+            self.gate.not_waiting(self)
+
+    def _evict(self) -> None:
+        """The gate gave this connection's place to a new one while it waited for headers."""
+        if not self._in_body and self._splice is None and not self.transport.is_closing():
+            self._refuse(408, "request headers not received in time (evicted for a new connection)")
+        elif not self.transport.is_closing():
+            # it began a request between the gate's choice and now: it still has to go,
+            # its place is taken; closing is all that is left
+            self.transport.close()
 
     def _header_timeout(self) -> None:
         self._header_timer = None
