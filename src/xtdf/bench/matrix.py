@@ -91,7 +91,8 @@ def run_once(
         tail = "\n".join(log.read_text().splitlines()[-15:])
         raise RuntimeError(f"matrix run {label} exited {proc.returncode}:\n{tail}")
     lines = log.read_text().strip().splitlines()
-    tail = lines[-1] if lines else ""
+    # pytest's summary line; the suite may print its report's path after it
+    tail = next((line for line in reversed(lines) if SUMMARY.search(line)), "")
     # a failure in a measured run is kept by name: the log goes with the temp directory
     failures = [line[len("FAILED ") :][:300] for line in lines if line.startswith("FAILED ")]
     outcomes: dict[str, int] = {}
