@@ -116,9 +116,32 @@ class StoreBase:
         behavior: int,
     ) -> None:
         """Apply a metadata update to a row read before (no update: nothing written)."""
+        self._apply(table, row, {}, metadata, behavior)
+
+    def _apply(
+        self,
+        table: str,
+        row: sqlite3.Row,
+        values: dict[str, Any],
+        metadata: common_pb2.MetadataMutable | None,
+        behavior: int,
+        *,
+        taken: str | None = None,
+    ) -> None:
+        """An Update RPC's write to a row read before: its changed columns and its metadata
+        update together, nothing written when neither changes anything. With ``taken``, a
+        unique column another row holds is ``already_exists`` with that message."""
         labels = updated_labels(row["labels"], metadata, behavior)
         if labels is not None:
-            self._update(table, row["id"], {"labels": labels})
+            values = {**values, "labels": labels}
+        if not values:
+            return
+        try:
+            self._update(table, row["id"], values)
+        except sqlite3.IntegrityError as exc:
+            if taken is None:
+                raise
+            raise RpcError("already_exists", taken) from exc
 
     def _row(self, sql: str, params: Iterable[Any], what: str) -> sqlite3.Row:
         row = self.db.one(sql, list(params))

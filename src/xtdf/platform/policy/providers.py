@@ -20,7 +20,6 @@ from xtdf.platform.policy.base import (
     metadata_of,
     new_id,
     required,
-    updated_labels,
 )
 from xtdf.platform.policy.fqn import check_name
 from xtdf.platform.rpc import RpcError
@@ -100,16 +99,14 @@ class ProviderConfigs(StoreBase):
             values["name"] = check_name("name", name)
         if config:
             values["config_json"] = _config(config)
-        labels = updated_labels(row["labels"], metadata, behavior)
-        if labels is not None:
-            values["labels"] = labels
-        if values:
-            try:
-                self._update("policy_provider_configs", row["id"], values)
-            except sqlite3.IntegrityError as exc:
-                raise RpcError(
-                    "already_exists", f"provider config {values['name']!r} already exists"
-                ) from exc
+        self._apply(
+            "policy_provider_configs",
+            row,
+            values,
+            metadata,
+            behavior,
+            taken=f"provider config {name!r} already exists",
+        )
         return self.get_provider(row["id"])
 
     def delete_provider(self, ident: str) -> po.KeyProviderConfig:

@@ -23,7 +23,6 @@ from xtdf.platform.policy.base import (
     metadata_of,
     new_id,
     required,
-    updated_labels,
 )
 from xtdf.platform.policy.fqn import check_name
 from xtdf.platform.rpc import RpcError
@@ -91,16 +90,14 @@ class RegisteredResources(StoreBase):
         values: dict[str, Any] = {}
         if name:
             values["name"] = check_name("name", name)
-        labels = updated_labels(row["labels"], metadata, behavior)
-        if labels is not None:
-            values["labels"] = labels
-        if values:
-            try:
-                self._update("policy_registered_resources", row["id"], values)
-            except sqlite3.IntegrityError as exc:
-                raise RpcError(
-                    "already_exists", f"registered resource {values['name']!r} already exists"
-                ) from exc
+        self._apply(
+            "policy_registered_resources",
+            row,
+            values,
+            metadata,
+            behavior,
+            taken=f"registered resource {name!r} already exists",
+        )
         return self.get_resource(row["id"])
 
     def delete_resource(self, ident: str) -> po.RegisteredResource:
@@ -274,16 +271,14 @@ class RegisteredResources(StoreBase):
         values: dict[str, Any] = {}
         if value:
             values["value"] = check_name("value", value)
-        labels = updated_labels(row["labels"], metadata, behavior)
-        if labels is not None:
-            values["labels"] = labels
-        if values:
-            try:
-                self._update("policy_registered_resource_values", row["id"], values)
-            except sqlite3.IntegrityError as exc:
-                raise RpcError(
-                    "already_exists", f"registered resource value {value!r} already exists"
-                ) from exc
+        self._apply(
+            "policy_registered_resource_values",
+            row,
+            values,
+            metadata,
+            behavior,
+            taken=f"registered resource value {value!r} already exists",
+        )
         if resolved is not None:
             self._replace_action_values(row["id"], resolved)
         return self.get_resource_value(row["id"])

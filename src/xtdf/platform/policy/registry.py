@@ -11,7 +11,7 @@ from xtdf._proto.common import common_pb2
 from xtdf._proto.policy import objects_pb2 as po
 from xtdf.crypto.encoding import b64encode
 from xtdf.platform.policy import algorithms
-from xtdf.platform.policy.base import StoreBase, labels_json, metadata_of, new_id, updated_labels
+from xtdf.platform.policy.base import StoreBase, labels_json, metadata_of, new_id
 from xtdf.platform.policy.fqn import attribute_fqn, check_name, namespace_fqn, value_fqn
 from xtdf.platform.rpc import RpcError
 
@@ -128,16 +128,14 @@ class KasRegistry(StoreBase):
             values["public_key"] = public_key.SerializeToString()
         if source_type:
             values["source_type"] = source_type
-        labels = updated_labels(row["labels"], metadata, behavior)
-        if labels is not None:
-            values["labels"] = labels
-        if values:
-            try:
-                self._update("policy_kas", row["id"], values)
-            except sqlite3.IntegrityError as exc:
-                raise RpcError(
-                    "already_exists", f"key access server {values.get('uri') or name} exists"
-                ) from exc
+        self._apply(
+            "policy_kas",
+            row,
+            values,
+            metadata,
+            behavior,
+            taken=f"key access server {values.get('uri') or name} exists",
+        )
         return self.get_kas(row["id"])
 
     def delete_kas(self, ident: str) -> po.KeyAccessServer:

@@ -21,7 +21,6 @@ from xtdf.platform.policy.base import (
     metadata_of,
     new_id,
     required,
-    updated_labels,
 )
 from xtdf.platform.policy.fqn import check_name, namespace_fqn
 from xtdf.platform.rpc import RpcError
@@ -117,16 +116,14 @@ class ResourceMappings(StoreBase):
             values["namespace_id"] = self._namespace_row(namespace)["id"]
         if name:
             values["name"] = check_name("name", name)
-        labels = updated_labels(row["labels"], metadata, behavior)
-        if labels is not None:
-            values["labels"] = labels
-        if values:
-            try:
-                self._update("policy_resource_mapping_groups", row["id"], values)
-            except sqlite3.IntegrityError as exc:
-                raise RpcError(
-                    "already_exists", f"resource mapping group {name or row['name']!r} exists"
-                ) from exc
+        self._apply(
+            "policy_resource_mapping_groups",
+            row,
+            values,
+            metadata,
+            behavior,
+            taken=f"resource mapping group {name or row['name']!r} exists",
+        )
         return self.get_group(row["id"])
 
     def delete_group(self, ident: str) -> po.ResourceMappingGroup:
@@ -240,11 +237,7 @@ class ResourceMappings(StoreBase):
             values["terms"] = _terms(terms)
         if group_id:
             values["group_id"] = self._group_row(group_id)["id"]
-        labels = updated_labels(row["labels"], metadata, behavior)
-        if labels is not None:
-            values["labels"] = labels
-        if values:
-            self._update("policy_resource_mappings", row["id"], values)
+        self._apply("policy_resource_mappings", row, values, metadata, behavior)
         return self.get_resource_mapping(row["id"])
 
     def delete_resource_mapping(self, ident: str) -> po.ResourceMapping:

@@ -13,7 +13,6 @@ from xtdf.platform.policy.base import (
     metadata_of,
     new_id,
     required,
-    updated_labels,
 )
 from xtdf.platform.policy.fqn import value_fqn
 from xtdf.platform.rpc import RpcError
@@ -87,11 +86,7 @@ class SubjectMappings(StoreBase):
             values["subject_sets"] = po.SubjectConditionSet(
                 subject_sets=subject_sets
             ).SerializeToString()
-        labels = updated_labels(row["labels"], metadata, behavior)
-        if labels is not None:
-            values["labels"] = labels
-        if values:
-            self._update("policy_condition_sets", row["id"], values)
+        self._apply("policy_condition_sets", row, values, metadata, behavior)
         return self.get_condition_set(row["id"])
 
     def delete_condition_set(self, scs_id: str) -> po.SubjectConditionSet:
@@ -223,11 +218,7 @@ class SubjectMappings(StoreBase):
         if actions:
             actions = self._resolve_actions(actions)
             values["actions"] = po.SubjectMapping(actions=actions).SerializeToString()
-        labels = updated_labels(row["labels"], metadata, behavior)
-        if labels is not None:
-            values["labels"] = labels
-        if values:
-            self._update("policy_subject_mappings", row["id"], values)
+        self._apply("policy_subject_mappings", row, values, metadata, behavior)
         return self.get_subject_mapping(row["id"])
 
     def delete_subject_mapping(self, sm_id: str) -> po.SubjectMapping:
