@@ -25,13 +25,13 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xtdf.atomicfile import atomic_write
 from xtdf.errors import PlatformError
 from xtdf.harness.postgres import Postgres, data_dir_for
+from xtdf.platform.lifecycle import healthy
 
 #: where platform/go/ (go.mk, dist/) is: the project root, unless overridden
 PROJECT_ROOT = Path(os.environ.get("XTDF_PROJECT_ROOT") or Path(__file__).resolve().parents[3])
@@ -109,15 +109,6 @@ def _claim(port: int, what: str) -> int:
     return port
 
 
-def healthy(url: str, timeout: float = 2.0) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url.rstrip("/") + "/healthz", timeout=timeout) as resp:
-            return resp.status == 200
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError):
-        return False
-
-
 def _write_keys(key_dir: Path) -> dict[str, Path]:
     """RSA ``r1`` and P-256 ``ec1`` with self-signed certificates, made once per state."""
     from xtdf.crypto import ec, rsa
@@ -136,10 +127,8 @@ def _write_keys(key_dir: Path) -> dict[str, Path]:
     for name, key in (("rsa", rsa.generate(2048)), ("ec", ec.generate("secp256r1"))):
         for path, text in ((paths[name], private_pem(key)), (paths[f"{name}_cert"], None)):
             body = text if text is not None else self_signed_pem(key)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(body)
-            tmp.chmod(0o600)
-            tmp.replace(path)
+            with atomic_write(path, fsync=False) as fh:  # 0600 from its first byte
+                fh.write(body.encode())
     return paths
 
 
@@ -162,8 +151,8 @@ def _write_extra_keys(key_dir: Path, files: list[Path]) -> list[dict[str, str]]:
                 cert = e.get("cert") or self_signed_pem(load_private_pem(private))
                 key_dir.mkdir(parents=True, exist_ok=True)
                 priv_path, cert_path = key_dir / f"extra-{kid}.pem", key_dir / f"extra-{kid}.crt"
-                priv_path.write_text(private)
-                priv_path.chmod(0o600)
+                with atomic_write(priv_path, fsync=False) as fh:
+                    fh.write(private.encode())
                 cert_path.write_text(cert)
                 out.append(
                     {"kid": kid, "alg": alg, "private": str(priv_path), "cert": str(cert_path)}
@@ -364,8 +353,8 @@ class GoPlatform:
         path = self.state_dir / "keys" / "root_key"
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
+            with atomic_write(path) as fh:
+                fh.write(secrets.token_hex(32).encode())
         return path.read_text().strip()
 
     def _start_idp(self, port: int, platform_url: str) -> str:
@@ -427,9 +416,8 @@ class GoPlatform:
                 "data": str(self._postgres.data_dir),
                 "port": pg_port or self._postgres.port,
             }
-        tmp = run.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(run)
+        with atomic_write(run, fsync=False) as fh:
+            fh.write(json.dumps(data).encode())
 
     def pid(self, name: str = "platform") -> int:
         """The process id of one Go server (``platform`` or ``kas-<name>``)."""

@@ -13,8 +13,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from filelock import FileLock
+
+from xtdf.platform.lifecycle import healthy
 
 if TYPE_CHECKING:
     from xtdf.platform.lifecycle import Status
@@ -79,15 +79,6 @@ class PlatformEnv:
     @property
     def url(self) -> str:
         return self.variables["PLATFORMURL"]
-
-
-def healthy(url: str, timeout: float = 2.0) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url.rstrip("/") + "/healthz", timeout=timeout) as resp:
-            return resp.status == 200
-    except (urllib.error.URLError, TimeoutError, ConnectionError):
-        return False
 
 
 def resolve(state_dir: Path, run_id: str) -> PlatformEnv:
