@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.conftest import lane_missing
 from tests.platform.conftest import LocalPlatform
 from xtdf.client import install_cli
 from xtdf.client import nano as nano_client
@@ -73,7 +74,7 @@ def test_the_file_has_an_empty_ecdsa_binding(ntdf: Path) -> None:
 
 def test_inspect_describes_it_and_flags_the_empty_binding(ntdf: Path) -> None:
     if not XTDF.exists():
-        pytest.skip(f"{XTDF} is not installed")
+        lane_missing(f"{XTDF} is not installed")
     proc = subprocess.run([str(XTDF), "inspect", str(ntdf)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import lane_missing
 from tests.go_platform.test_go_platform_smoke import ROOT, _build
 from xtdf.harness import platform_diff
 
@@ -61,8 +62,9 @@ def _run(tmp: Path, platform: str, *args: str) -> dict:
     return data
 
 
-@pytest.mark.skipif(not os.access(PY_SDK, os.X_OK), reason="sdk/py not installed (make sdk-py)")
 def test_matrix_on_both_platforms_and_the_difference(tmp_path: Path) -> None:
+    if not os.access(PY_SDK, os.X_OK):
+        lane_missing("sdk/py not installed (make sdk-py)")
     _build()
     args = ["test_tdfs.py", "-k", "roundtrip", "--sdks=py", "--containers=ztdf,nano"]
     ours = _run(tmp_path, "xtdf", *args)

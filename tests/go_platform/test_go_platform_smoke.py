@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import lane_missing
 from xtdf.errors import PlatformError
 from xtdf.harness import go_platform, postgres
 from xtdf.harness.platform_env import variables_for
@@ -100,7 +101,7 @@ def test_go_kas_refuses_nanotdf(stack, tmp_path: Path) -> None:
     _, urls = stack
     py = next((s for s in SDKS if s.name == "py"), None)
     if py is None:
-        pytest.skip("sdk/py/dist/main not installed (make sdk-py)")
+        lane_missing("sdk/py/dist/main not installed (make sdk-py)")
     env = _env(urls, tmp_path)
     plain = tmp_path / "plain.bin"
     plain.write_bytes(os.urandom(500))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import lane_missing
 from tests.platform.conftest import LocalPlatform, start_platform
 from xtdf.harness import tamper
 from xtdf.harness.refusals import Refusal, RefusalMismatch
@@ -27,7 +28,7 @@ PLAINTEXT = b"refusal matcher plaintext\n" * 200
 def py_sdk() -> SDK:
     found = [s for s in discover(ROOT / "sdk") if s.name == "py"]
     if not found:
-        pytest.skip("the reference SDK is not installed (make sdk-py)")
+        lane_missing("the reference SDK is not installed (make sdk-py)")
     return found[0]
 
 

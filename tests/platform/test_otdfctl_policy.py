@@ -30,6 +30,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.conftest import lane_missing
 from tests.platform.conftest import LocalPlatform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -407,7 +408,7 @@ def test_mapping_made_by_otdfctl_entitles_decrypt(
     the caller open a file bound to red and refuses one bound to blue."""
     cli = otdfctl.binary.parent / "cli.sh"
     if not os.access(cli, os.X_OK):
-        pytest.skip(f"{cli} missing: run `make sdks-go`")
+        lane_missing(f"{cli} missing: run `make sdks-go`")
     otdfctl("subject-mappings", "create", "--attribute-value-id", made.value("red")["id"],
             "--subject-condition-set-new", client_condition("opentdf"),
             "--action", "read")  # fmt: skip

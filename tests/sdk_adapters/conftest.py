@@ -23,6 +23,7 @@ SDK_DIR = ROOT / "sdk"
 OTDF_PYTHON = ("0.11.0", "0.9.0")
 JS = ("2.0.0-beta.1412",)
 
+
 #: variables an adapter reads; cleared so the caller's shell cannot leak into a test
 _ADAPTER_VARS = (
     "PLATFORMURL",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import lane_missing
 from tests.sdk_adapters.conftest import ROOT
 
 TEMPLATE = ROOT / "sdk" / "java" / "cli.sh.in"
@@ -384,7 +385,7 @@ def test_supports_reads_the_install_table(cli: Rendered) -> None:
 def _installed() -> Path:
     cli_sh = INSTALLED / "cli.sh"
     if not os.access(cli_sh, os.X_OK):
-        pytest.skip(f"java@0.7.3 not installed ({cli_sh} absent): run `make sdks-java`")
+        lane_missing(f"java@0.7.3 not installed ({cli_sh} absent): run `make sdks-java`")
     return cli_sh
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import lane_missing
 from tests.platform.conftest import start_platform
 from xtdf.platform import kas
 from xtdf.platform.admin import PolicyAdmin, condition_set
@@ -23,9 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "sdk" / "java" / "dist" / "0.7.3" / "cli.sh"
 SECRET = "https://java.example/attr/level/value/secret"
 
-pytestmark = pytest.mark.skipif(
-    not os.access(CLI, os.X_OK), reason=f"java@0.7.3 not installed ({CLI}): run `make sdks-java`"
-)
+if not os.access(CLI, os.X_OK):
+    lane_missing(f"java@0.7.3 not installed ({CLI}): run `make sdks-java`")
 
 
 @pytest.fixture(scope="module")

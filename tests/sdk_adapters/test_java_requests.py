@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import lane_missing
 from tests.sdk_adapters.stub import EC_KID, RSA_KID, STUB_TOKEN, StubKeys, StubServer
 
 grpc = pytest.importorskip("grpc")
@@ -34,9 +35,8 @@ WELL_KNOWN = "/wellknownconfiguration.WellKnownService/GetWellKnownConfiguration
 PUBLIC_KEY = "/kas.AccessService/PublicKey"
 REWRAP = "/kas.AccessService/Rewrap"
 
-pytestmark = pytest.mark.skipif(
-    not os.access(CLI, os.X_OK), reason=f"java@0.7.3 not installed ({CLI}): run `make sdks-java`"
-)
+if not os.access(CLI, os.X_OK):
+    lane_missing(f"java@0.7.3 not installed ({CLI}): run `make sdks-java`")
 
 
 def _field(number: int, raw: bytes) -> bytes:
