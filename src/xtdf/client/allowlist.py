@@ -69,10 +69,6 @@ def kas_address(url: str) -> str:
     return f"{scheme}://{userinfo}{at}{hostport}"
 
 
-#: the old name: a KAS address is what upstream calls a KAS URL's origin
-origin = kas_address
-
-
 def _registered(urls: Iterable[str]) -> Iterable[str]:
     """Addresses of the registry's KAS URIs; one that does not parse is trusted for
     nothing (and does not stop decrypts from the others)."""
@@ -116,6 +112,9 @@ class KasAllowlist:
             o = kas_address(url)
         except UsageError:
             return False
+        return self._allows(o)
+
+    def _allows(self, o: str) -> bool:
         if o in self._addresses:
             return True
         if self._more is not None:
@@ -126,12 +125,13 @@ class KasAllowlist:
 
     def check(self, url: str) -> None:
         """Raise :class:`KasNotAllowedError` (message says *allowlist*) unless allowed."""
-        if not self.ignore:
-            try:
-                kas_address(url)
-            except UsageError as exc:
-                raise KasNotAllowedError(f"KAS {url!r} is not allowed: {exc}") from None
-        if not self.allowed(url):
+        if self.ignore:
+            return
+        try:
+            address = kas_address(url)
+        except UsageError as exc:
+            raise KasNotAllowedError(f"KAS {url!r} is not allowed: {exc}") from None
+        if not self._allows(address):
             raise KasNotAllowedError(
                 f"KAS {url!r} is not allowed: it is not in the KAS allowlist "
                 "(add it with --kas-allowlist or pass --ignore-kas-allowlist)"

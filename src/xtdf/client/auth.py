@@ -62,12 +62,7 @@ class TokenSource:
     ) -> None:
         self.config = config
         self.transport = transport
-        if dpop_key is None:
-            # RSA-2048, as the Go SDK: the Go KAS verifies request tokens with RS256 only
-            from xtdf.client import sessionkey
-
-            dpop_key = sessionkey.take_dpop()
-        self.dpop_key = dpop_key
+        self._dpop_key = dpop_key
         #: False: plain bearer tokens, no proofs (a platform that does not enforce DPoP)
         self.dpop = dpop
         #: a token the caller already holds is used as it is, never fetched
@@ -75,6 +70,17 @@ class TokenSource:
         self._token_endpoint = config.token_endpoint
         #: last DPoP-Nonce each origin asked for (RFC 9449 §8)
         self.nonces: dict[str, str] = {}
+
+    @property
+    def dpop_key(self) -> jose.SigningKey:
+        """The key proofs are signed with, taken when first needed: a bearer-only or
+        caller-held-token source never signs, so it never makes one."""
+        if self._dpop_key is None:
+            # RSA-2048, as the Go SDK: the Go KAS verifies request tokens with RS256 only
+            from xtdf.client import sessionkey
+
+            self._dpop_key = sessionkey.take_dpop()
+        return self._dpop_key
 
     @property
     def jkt(self) -> str:
@@ -102,8 +108,12 @@ class TokenSource:
         resp = None
         for _ in range(2):  # once more if the IdP demands a DPoP nonce
             nonce = self.nonces.get(origin_of(url))
-            proof = {"DPoP": jose.dpop_proof(self.dpop_key, "POST", url, nonce=nonce)}
-            resp = self.transport.post_form(url, form, proof if self.dpop else {})
+            proof = (
+                {"DPoP": jose.dpop_proof(self.dpop_key, "POST", url, nonce=nonce)}
+                if self.dpop
+                else {}
+            )
+            resp = self.transport.post_form(url, form, proof)
             new_nonce = resp.headers.get("dpop-nonce")
             if resp.status in (400, 401) and new_nonce and new_nonce != nonce:
                 self.nonces[origin_of(url)] = new_nonce

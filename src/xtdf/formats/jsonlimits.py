@@ -103,12 +103,10 @@ def scan(
     values = 1 + text.count(b",") + text.count(b"[") + text.count(b"{")
     if max_values is not None and values > max_values:
         return Shape(depth=-1, values=values)
-    levels = accumulate(map(_DELTA.__getitem__, text))
-    if max_depth is not None:
-        if next(filter(max_depth.__lt__, levels), None) is not None:
-            return Shape(depth=max_depth + 1, values=values)
-        levels = accumulate(map(_DELTA.__getitem__, text))
-    return Shape(depth=max(max(levels, default=0), 0), values=values)
+    depth = max(max(accumulate(map(_DELTA.__getitem__, text)), default=0), 0)
+    if max_depth is not None and depth > max_depth:
+        return Shape(depth=max_depth + 1, values=values)
+    return Shape(depth=depth, values=values)
 
 
 def excess(

@@ -33,8 +33,9 @@ class Actions(StoreBase):
     """Standard and custom actions (``policy.actions.ActionService``)."""
 
     def _seed_standard_actions(self) -> None:
-        """Insert the standard actions once (reads first: a write on every store made
-        would invalidate every remembered policy answer)."""
+        """Insert the standard actions once, when the store is made (they cannot be deleted);
+        reads first: a write on every store made would invalidate every remembered policy
+        answer."""
         have = self.db.one("SELECT COUNT(*) AS n FROM policy_actions WHERE is_standard = 1")
         if have is not None and have["n"] == len(STANDARD_ACTIONS):
             return
@@ -49,7 +50,6 @@ class Actions(StoreBase):
                 )
 
     def _action_row(self, ident: str, *, by_name: bool = False) -> sqlite3.Row:
-        self._seed_standard_actions()
         if not ident.strip():
             raise RpcError("invalid_argument", "identifier: an action id or name is required")
         column = "name" if by_name else "id"
@@ -65,12 +65,8 @@ class Actions(StoreBase):
     def get_action(self, ident: str, *, by_name: bool = False) -> po.Action:
         return self._action(self._action_row(ident, by_name=by_name))
 
-    def is_standard_action(self, row_id: str) -> bool:
-        return bool(self._action_row(row_id)["is_standard"])
-
     def list_actions(self) -> list[tuple[po.Action, bool]]:
         """Every action with whether it is standard: standard ones first, then by name."""
-        self._seed_standard_actions()
         rows = self.db.query("SELECT * FROM policy_actions ORDER BY is_standard DESC, name")
         return [(self._action(r), bool(r["is_standard"])) for r in rows]
 
@@ -78,7 +74,6 @@ class Actions(StoreBase):
         self, name: str, metadata: common_pb2.MetadataMutable | None = None
     ) -> po.Action:
         norm = check_action_name(name)
-        self._seed_standard_actions()
         row_id = new_id()
         self._insert(
             "policy_actions",
