@@ -43,7 +43,7 @@ browser:
 	  --no-install-recommends chromium >/dev/null; } || \
 	  echo "no Chromium: the HTML report's browser test will skip"
 
-test: $(STAMP) sdks browser
+test: $(STAMP) sdks platform-go browser
 	$(PY) -m ruff check src tests xtest
 	$(PY) -m pytest tests -n 2 --dist loadgroup -q
 

@@ -29,7 +29,10 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
         assert section in results, section
     # the Go platform's KAS under the same load, or why not (not built: make platform-go)
     go = results["kas-go"]
-    assert "skipped" in go or all(f["errors"] == 0 for f in go["clients"].values()), go
+    if os.environ.get("CI") == "true":  # make test builds it there: it must have run
+        assert "skipped" not in go, go
+    if "skipped" not in go:
+        assert go["clients"] and all(f["errors"] == 0 for f in go["clients"].values()), go
     assert "## 5b. KAS rewrap on OpenTDF's Go platform" in md
     cold = [r for r in results["matrix"]["runs"] if r["label"].startswith("cold-")]
     assert [r["encryptions_per_key"] for r in cold] == [1.0, 1.0]

@@ -21,13 +21,12 @@ from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 import pytest
+from google.protobuf import struct_pb2
 
 from tests.conftest import lane_missing
 from tests.sdk_adapters.stub import EC_KID, RSA_KID, STUB_TOKEN, StubKeys, StubServer
-
-grpc = pytest.importorskip("grpc")
-struct_pb2 = pytest.importorskip("google.protobuf.struct_pb2")
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "sdk" / "java" / "dist" / "0.7.3" / "cli.sh"
