@@ -29,6 +29,7 @@ from xtdf.crypto import ec as xec
 from xtdf.errors import PolicyBindingError
 from xtdf.formats import nano
 from xtdf.formats.nano.header import EMPTY_ECDSA_BINDING
+from xtdf.platform import kas as platform_kas
 
 XTDF = Path(sys.executable).with_name("xtdf")
 PLAINTEXT = b"an older JS writer's NanoTDF\n"
@@ -109,10 +110,13 @@ def test_decrypt_refuses_it_on_one_line_without_output(
     env = {k: v for k, v in os.environ.items() if not k.startswith("XT_WITH_")}
     env |= {"PLATFORMURL": full_platform.url, "KASURL": full_platform.kas_urls["default"]}
     rt = tmp_path / "rt.txt"
+    before = _rewraps_seen(full_platform)
     proc = subprocess.run(
         [str(cli), "decrypt", str(ntdf), str(rt), "nano"], env=env, capture_output=True, text=True
     )
     assert proc.returncode != 0
+    # the KAS audits every rewrap it is sent, refused ones included: none arrived
+    assert _rewraps_seen(full_platform) == before
     assert not rt.exists() and not list(tmp_path.glob(".rt.txt*"))
     (line,) = proc.stderr.strip().splitlines()
     assert line == (
@@ -127,8 +131,11 @@ def test_the_client_builds_no_rewrap_for_it(ntdf: Path) -> None:
         nano_client.rewrap_request(ntdf.read_bytes())
 
 
-def test_the_kas_asked_directly_releases_nothing(ntdf: Path, client: PlatformClient) -> None:
-    """Past our client's refusal: the platform's KAS must refuse the header itself."""
+def test_the_kas_asked_directly_releases_nothing(
+    ntdf: Path, client: PlatformClient, full_platform: LocalPlatform
+) -> None:
+    """Past our client's refusal: the platform's KAS must refuse the header itself (and
+    audit it, which is what lets the decrypt test above prove that no request was sent)."""
     from xtdf.client.kas import PolicyRequest
 
     data = ntdf.read_bytes()
@@ -139,6 +146,14 @@ def test_the_kas_asked_directly_releases_nothing(ntdf: Path, client: PlatformCli
         client.config.kas_url, [request], xec.generate("secp256r1"), xec.NANO_V1_SALT
     )
     assert isinstance(results["kao-0"], RewrapTamperError), results
+    last = platform_kas.service_for(full_platform.platform).audit.records()[-1]
+    assert (last["decision"], last["keyAccessObjectId"]) == ("deny", "kao-0"), last
+
+
+def _rewraps_seen(lp: LocalPlatform) -> tuple[int, dict | None]:
+    """How many audit records, and the newest (the in-memory window is bounded)."""
+    records = platform_kas.service_for(lp.platform).audit.records()
+    return len(records), (records[-1] if records else None)
 
 
 def _b64(data: bytes) -> str:

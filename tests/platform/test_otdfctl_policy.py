@@ -32,6 +32,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.conftest import lane_missing
 from tests.platform.conftest import LocalPlatform
+from xtdf.harness import refusals
+from xtdf.harness.sdks import SDK
+from xtdf.harness.wordings import Refusal
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALLED = sorted(ROOT.glob("sdk/go/dist/*/otdfctl"))
@@ -427,15 +430,16 @@ def test_mapping_made_by_otdfctl_entitles_decrypt(
         )
         assert enc.returncode == 0, enc.stderr
         dec = subprocess.run(
-            [str(cli), "decrypt", str(ct), str(rt), fmt],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
+            [str(cli), "decrypt", str(ct), str(rt), fmt], env=env, capture_output=True, timeout=60
         )
-        outcomes[colour] = dec.returncode == 0 and rt.read_bytes() == pt.read_bytes()
         if colour == "blue":
-            assert not rt.exists(), "a refused decrypt must leave no output"
+            # refused because blue is not mapped (not a crash, usage error or lost KAS), and
+            # nothing of the plaintext written
+            sdk = SDK(name="go", version=cli.parent.name, path=cli)
+            refusals.check(sdk, "decrypt", Refusal.NOT_ENTITLED, dec, rt)
+            outcomes[colour] = False
+        else:
+            outcomes[colour] = dec.returncode == 0 and rt.read_bytes() == pt.read_bytes()
     assert outcomes == {"red": True, "blue": False}
 
 
