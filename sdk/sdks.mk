@@ -1,7 +1,8 @@
 # Independent OpenTDF SDKs for the matrix (included by the main Makefile).
-#   make sdks-independent   install otdf-python (two releases) and @opentdf/cli, once
+#   make sdks-independent   install otdf-python (two releases), @opentdf/cli, otdfctl, the Go
+#                           SDK lane and the Java lane, once
 # Each install leaves sdk/<name>/dist/<version>/cli.sh plus a .installed stamp; later runs
-# reuse them until the pins or the adapter templates change. Needs only PyPI and npm.
+# reuse them until the pins or the adapter templates change. Each lane needs only its registry.
 PYTHON ?= python3
 
 OTDF_PYTHON_VERSIONS := 0.11.0 0.9.0
@@ -12,9 +13,10 @@ JS_STAMP           := sdk/js/dist/$(JS_CLI_VERSION)/.installed
 
 .PHONY: sdks-independent sdks-independent-clean
 
-sdks-independent: $(OTDF_PYTHON_STAMPS) $(JS_STAMP) sdks-go sdks-java
+sdks-independent: $(OTDF_PYTHON_STAMPS) $(JS_STAMP) sdks-go sdks-gosdk sdks-java
 
 include sdk/go/go.mk
+include sdk/gosdk/gosdk.mk
 include sdk/java/java.mk
 
 sdk/otdf-python/dist/%/.installed: sdk/otdf-python/requirements-%.txt \

@@ -30,7 +30,11 @@ SDKS = {
 #: lanes that need a toolchain `make sdks` may not find (it says so and skips them): in the
 #: round trips when installed, and required under CI=true (where `make sdks` fails without
 #: them)
-OPTIONAL_SDKS = {"go": "sdk/go/dist/0.21.0/cli.sh", "java": "sdk/java/dist/0.7.3/cli.sh"}
+OPTIONAL_SDKS = {
+    "go": "sdk/go/dist/0.21.0/cli.sh",
+    "gosdk": "sdk/gosdk/dist/0.36.0/cli.sh",
+    "java": "sdk/java/dist/0.7.3/cli.sh",
+}
 
 pytestmark = pytest.mark.xdist_group("matrix")  # one platform on the fixed ports at a time
 

@@ -1,69 +1,95 @@
 #!/usr/bin/env bash
-# Build OpenTDF's Go CLI otdfctl (Go module proxy) into sdk/go/dist/VERSION/ and generate its
-# adapter cli.sh from cli.sh.in. Called by `make sdks-go` with the pins of sdk/go/go.mk:
-#   usage: install.sh MODULE VERSION ZIP_SUM GOMOD_SUM
-#          e.g. install.sh github.com/opentdf/otdfctl 0.21.0 h1:... h1:...
+# Build a Go lane into sdk/<lane>/dist/VERSION/ and generate its adapter cli.sh from
+# sdk/go/cli.sh.in. Two kinds of lane (sdk/go/go.mk, sdk/gosdk/gosdk.mk):
+#   install.sh MODULE VERSION ZIP_SUM GOMOD_SUM   upstream's otdfctl at a pinned release
+#          e.g. install.sh github.com/opentdf/otdfctl 0.21.0 h1:... h1:...   (lane go)
+#   install.sh --source DIR VERSION               xtdf's own CLI in DIR on the Go SDK VERSION
+#          e.g. install.sh --source sdk/gosdk 0.36.0                          (lane gosdk)
 #
-# The build runs in a throwaway module that requires MODULE@vVERSION, so `go` resolves
+# otdfctl is built in a throwaway module that requires MODULE@vVERSION, so `go` resolves
 # exactly otdfctl's own dependency graph. The checksum database cannot vouch for these
 # otdfctl releases, so the throwaway go.sum holds the pinned checksums of otdfctl itself
 # (go refuses a download that does not match them) plus otdfctl's own go.sum for every
-# dependency. CGO_ENABLED=0, -trimpath, GOTOOLCHAIN=local (no toolchain downloads).
+# dependency; GOTOOLCHAIN=local. Our own CLI builds from its committed go.mod and go.sum
+# (-mod=readonly: go refuses anything they do not vouch for) with the toolchain GOTOOLCHAIN
+# names (the Go SDK's go.mod may need a newer Go than the machine's). Both: CGO_ENABLED=0,
+# -trimpath.
 #
 # `supports` answers are decided here, once, from the binary's `--version --json` and
 # `help` output (the probes upstream's xtest/sdk/go/cli.sh runs on every call) and kept in
-# supports.tsv with their evidence. The binary's SHA-256 goes to otdfctl.sha256, so the
+# supports.tsv with their evidence. The binary's SHA-256 goes to <binary>.sha256, so the
 # suite's cache key (SDK.fingerprint) changes with the build.
 #
-# Idempotent: the binary is rebuilt only when the pins, the Go toolchain or the build flags
-# change (.build-key), and every generated file is replaced only when its content changed.
-# Nothing is installed until everything has been built and checked in a temporary
-# directory: a failed build leaves the previous installation (or none) as it was.
+# Idempotent: the binary is rebuilt only when the pins or sources, the Go toolchain or the
+# build flags change (.build-key), and every generated file is replaced only when its
+# content changed. Nothing is installed until everything has been built and checked in a
+# temporary directory: a failed build leaves the previous installation (or none) as it was.
 # Without a usable `go` it prints one line and exits 0, or exits 1 under CI=true.
 set -euo pipefail
 here=$(cd -- "$(dirname -- "$0")" && pwd)
-usage="usage: install.sh MODULE VERSION ZIP_SUM GOMOD_SUM (see sdk/go/go.mk)"
-[[ $# -eq 4 && -n $1 && -n $2 && -n $3 && -n $4 ]] || { echo "install.sh: $usage" >&2; exit 2; }
-module=$1 version=$2 zip_sum=$3 mod_sum=$4
+usage="usage: install.sh MODULE VERSION ZIP_SUM GOMOD_SUM | install.sh --source DIR VERSION"
+python=${PYTHON:-python3}
+if [[ ${1:-} == --source ]]; then
+  [[ $# -eq 3 && -d $2 && -f $2/go.mod ]] || { echo "install.sh: $usage (DIR holds go.mod)" >&2; exit 2; }
+  source_dir=$(cd -- "$2" && pwd) version=$3
+  lane=${source_dir##*/} tool=xtdf-go-cli
+  module="xtdf's CLI on github.com/opentdf/platform/sdk v$version"
+  dist=$source_dir/dist/$version
+else
+  [[ $# -eq 4 && -n $1 && -n $2 && -n $3 && -n $4 ]] || { echo "install.sh: $usage" >&2; exit 2; }
+  source_dir= module=$1 version=$2 zip_sum=$3 mod_sum=$4
+  [[ $zip_sum == h1:* && $mod_sum == h1:* ]] ||
+    { echo "install.sh: checksums must be go.sum h1: hashes" >&2; exit 2; }
+  lane=go tool=otdfctl
+  dist=$here/dist/$version
+fi
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
   { echo "install.sh: version '$version' is not MAJOR.MINOR.PATCH (no leading v)" >&2; exit 2; }
-[[ $zip_sum == h1:* && $mod_sum == h1:* ]] ||
-  { echo "install.sh: checksums must be go.sum h1: hashes" >&2; exit 2; }
-python=${PYTHON:-python3}
-dist=$here/dist/$version
 
 # -- the toolchain -----------------------------------------------------------------------
 skip() {
   if [[ ${CI:-} == true ]]; then
-    echo "sdks-go: Go lane (otdfctl $version) cannot be built: $1 (CI=true: failing)" >&2
+    echo "sdks-$lane: $lane lane ($tool $version) cannot be built: $1 (CI=true: failing)" >&2
     exit 1
   fi
-  echo "sdks-go: skipped the Go lane (otdfctl $version): $1"
+  echo "sdks-$lane: skipped the $lane lane ($tool $version): $1"
   exit 0
 }
 # shellcheck source=pinned_build.sh
 . "$here/pinned_build.sh"
-go_toolchain
+if [[ -n $source_dir ]]; then
+  go_toolchain "${GOTOOLCHAIN:-local}" "$source_dir"
+else
+  go_toolchain local
+fi
 
 # -- build (only when the build key changed) ---------------------------------------------
-key=$(pinned_build_key "$module" "$version" "$zip_sum" "$mod_sum")
+if [[ -n $source_dir ]]; then
+  key=$(source_build_key "$source_dir" "$version")
+else
+  key=$(pinned_build_key "$module" "$version" "$zip_sum" "$mod_sum")
+fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/xtdf-otdfctl-$version.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/xtdf-$tool-$version.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
 trap 'exit 143' TERM INT
 
-bin=$dist/otdfctl
+bin=$dist/$tool
 if [[ -x $bin && "$(cat "$dist/.build-key" 2>/dev/null)" == "$key" ]]; then
-  cp -p -- "$bin" "$work/otdfctl"
+  cp -p -- "$bin" "$work/$tool"
 else
-  echo "otdfctl $version: building $module@v$version with $goversion (CGO_ENABLED=0)"
+  echo "$tool $version: building $module with $goversion (CGO_ENABLED=0)"
   start=$SECONDS
-  pinned_build "$module" "$version" "$zip_sum" "$mod_sum" "$work" "$work/otdfctl"
-  echo "otdfctl $version: built in $((SECONDS - start)) s"
+  if [[ -n $source_dir ]]; then
+    source_build "$source_dir" "$version" "$work/$tool"
+  else
+    pinned_build "$module" "$version" "$zip_sum" "$mod_sum" "$work" "$work/$tool"
+  fi
+  echo "$tool $version: built in $((SECONDS - start)) s"
 fi
 
 # -- what this build can do --------------------------------------------------------------
-o=$work/otdfctl
+o=$work/$tool
 strip_ansi() { sed -e 's/\x1b\[[0-9;]*m//g'; }
 ver=$("$o" --version --json 2>/dev/null) || { echo "install.sh: $o --version --json failed" >&2; exit 1; }
 help_enc=$("$o" help encrypt 2>&1 | strip_ansi) || { echo "install.sh: $o help encrypt failed" >&2; exit 1; }
@@ -74,6 +100,9 @@ import json, sys
 v = json.loads(sys.argv[1])
 print(v.get("sdk_version", "0.0.0"), v.get("schema_version", "0.0.0"),
       ",".join(v.get("supported_features") or []) or "-")' "$ver")
+# our CLI reports the SDK its go.mod resolved: it must be the one the lane's .mk pins
+[[ -z $source_dir || $sdk_version == "$version" ]] ||
+  { echo "install.sh: $source_dir builds on Go SDK $sdk_version, not the pinned $version (update its go.mod)" >&2; exit 1; }
 
 # has TEXT PATTERN [GREP FLAGS...]: 0 when TEXT matches PATTERN, else 1
 has() { grep -q "${@:3}" -e "$2" <<<"$1" && echo 0 || echo 1; }
@@ -81,8 +110,8 @@ both() { [[ $1 == 0 && $2 == 0 ]] && echo 0 || echo 1; }
 listed() { [[ ,$features, == *,$1,* ]] && echo 0 || echo 1; }
 row() { printf '%s\t%s\t%s\n' "$1" "$2" "$3"; }
 {
-  row autoconfigure 0 "always (otdfctl splits keys by the attributes' grants)"
-  row ns_grants 0 "always (otdfctl honours namespace grants)"
+  row autoconfigure 0 "always (the Go SDK splits keys by the attributes' grants)"
+  row ns_grants 0 "always (the Go SDK honours namespace grants)"
   row assertions "$(has "$help_dec" with-assertion-verification-keys)" \
     "help decrypt mentions --with-assertion-verification-keys"
   row assertion_verification "$(has "$help_dec" with-assertion-verification-keys)" \
@@ -110,8 +139,9 @@ row() { printf '%s\t%s\t%s\n' "$1" "$2" "$3"; }
     "--version --json supported_features lists dpop_nonce_challenge"
 } >"$work/supports.tsv"
 printf '%s\n' "$ver" >"$work/version.json"
-sha256sum "$o" | cut -d' ' -f1 >"$work/otdfctl.sha256"
-sed -e "s|@VERSION@|$version|g" -e "s|@MODULE@|$module|g" "$here/cli.sh.in" >"$work/cli.sh"
+sha256sum "$o" | cut -d' ' -f1 >"$work/$tool.sha256"
+sed -e "s|@VERSION@|$version|g" -e "s|@MODULE@|$module|g" -e "s|@TOOL@|$tool|g" \
+  -e "s|@LANE@|$lane|g" "$here/cli.sh.in" >"$work/cli.sh"
 chmod 755 "$work/cli.sh" "$o"
 printf '%s\n' "$key" >"$work/.build-key"
 # the adapter must answer, and refuse bad usage, before it is installed
@@ -121,11 +151,11 @@ printf '%s\n' "$key" >"$work/.build-key"
 # -- install: replace only what changed, the stamp last ----------------------------------
 mkdir -p "$dist"
 rm -f "$dist/.installed"
-for f in otdfctl otdfctl.sha256 version.json supports.tsv cli.sh .build-key; do
+for f in "$tool" "$tool.sha256" version.json supports.tsv cli.sh .build-key; do
   if ! cmp -s -- "$work/$f" "$dist/$f"; then
     cp -p -- "$work/$f" "$dist/.$f.new"
     mv -f -- "$dist/.$f.new" "$dist/$f"
   fi
 done
 touch "$dist/.installed"
-echo "otdfctl $version: $dist/cli.sh"
+echo "$tool $version: $dist/cli.sh"

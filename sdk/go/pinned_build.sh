@@ -12,11 +12,13 @@
 # The caller defines skip REASON (one line; exit 0, or 1 under CI=true) and python, then
 # calls go_toolchain (sets goversion) and pinned_build.
 
-# go_toolchain: a usable go on PATH, or skip; sets goversion
+# go_toolchain TOOLCHAIN [DIR]: a usable go on PATH, or skip; sets goversion. TOOLCHAIN is
+# local (never download one) or the goX.Y.Z a module in DIR needs (fetched from the proxy once)
 go_toolchain() {
   command -v go >/dev/null 2>&1 || skip "no \`go\` on PATH"
-  export GOTOOLCHAIN=local # never download a toolchain
-  goversion=$(go env GOVERSION 2>/dev/null) || skip "\`go env GOVERSION\` failed"
+  export GOTOOLCHAIN=${1:-local}
+  goversion=$(cd -- "${2:-.}" && go env GOVERSION 2>/dev/null) ||
+    skip "\`go env GOVERSION\` failed with GOTOOLCHAIN=$GOTOOLCHAIN (is that toolchain served?)"
   [[ $goversion =~ ^go[0-9]+\.[0-9]+ ]] || skip "cannot read the Go version '$goversion'"
 }
 
@@ -35,6 +37,25 @@ pinned_buildflags="-trimpath -ldflags=-buildid="
 pinned_build_key() {
   printf '%s\n' "$1@v$2" "$3" "$4" "$goversion" "$(go env GOOS)/$(go env GOARCH)" \
     "CGO_ENABLED=0 $pinned_buildflags" | sha256sum | cut -d' ' -f1
+}
+
+# source_build_key DIR VERSION: what a build of our own module in DIR depends on, as one digest
+source_build_key() {
+  {
+    printf '%s\n' "$2" "$goversion" "$(go env GOOS)/$(go env GOARCH)" "CGO_ENABLED=0 $pinned_buildflags"
+    (cd -- "$1" && find . -maxdepth 1 \( -name '*.go' -o -name go.mod -o -name go.sum \) -type f |
+      LC_ALL=C sort | xargs sha256sum)
+  } | sha256sum | cut -d' ' -f1
+}
+
+# source_build DIR VERSION OUT: build our own module in DIR (its go.sum vouches for every
+# module, -mod=readonly) into OUT; exits 1 with one line on any failure
+source_build() {
+  # shellcheck disable=SC2086 # the flags are words
+  (cd -- "$1" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build $pinned_buildflags -o "$3" .) || {
+    echo "install.sh: go build of $1 (Go SDK $2) failed (see above)" >&2
+    exit 1
+  }
 }
 
 # pinned_build MODULE VERSION ZIP_SUM GOMOD_SUM WORK OUT: build MODULE's main package at

@@ -47,7 +47,7 @@ SCOPES = {
         )
     ),
 }
-SDK_NAMES = {"py", "otdf-python", "js", "go", "java"}
+SDK_NAMES = {"py", "otdf-python", "js", "go", "gosdk", "java"}
 
 
 def sdk(name: str, version: str = "1") -> SDK:
@@ -226,3 +226,54 @@ def test_answers_are_asked_once_per_process(
     assert [one.supports("hexless") for _ in range(3)] == [True, True, True]
     assert one.answer("nano") == 2
     assert calls.read_text().split() == ["hexless", "nano"]
+
+
+# -- platform limits: an SDK that one platform refuses in some roles -------------------------
+
+
+@pytest.mark.parametrize(
+    ("platform", "enc", "dec", "module", "blocked"),
+    [
+        ("go", "py", "gosdk", "test_tdfs", True),  # it decrypts: always refused there
+        ("go", "gosdk", "py", "test_abac", True),  # it encrypts with attributes
+        ("go", "gosdk", "py", "test_policytypes", True),
+        ("go", "gosdk", "py", "test_tdfs", False),  # no attributes: the Go KAS key is public
+        ("go", "gosdk", None, "test_tdfs", False),
+        ("go", "py", "go", "test_tdfs", False),  # otdfctl is another lane
+        ("xtdf", "gosdk", "gosdk", "test_abac", False),  # ours accepts its DPoP proofs
+    ],
+)
+def test_the_gosdk_platform_limit_blocks_exactly_its_roles(
+    platform: str, enc: str, dec: str | None, module: str, blocked: bool
+) -> None:
+    got = limits.platform_limit(platform, sdk(enc), dec and sdk(dec), module)
+    assert (got is not None) is blocked
+    if blocked:
+        assert "Go SDK 0.36.0" in got.reason and "Go platform v0.13.0" in got.reason
+
+
+def test_platform_limits_are_marked_strict_at_collection(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_abac="""
+import pytest
+from pathlib import Path
+from xtdf.harness.sdks import SDK
+
+def sdk(n):
+    return SDK(n, "1.0.0", Path("/nonexistent"))
+
+@pytest.mark.parametrize("encrypt_sdk", [sdk("gosdk"), sdk("py")], ids=str)
+def test_cell(encrypt_sdk):
+    assert encrypt_sdk.name != "gosdk"
+"""
+    )
+    pytester.makeconftest(
+        """
+from xtdf.harness import limits
+def pytest_collection_modifyitems(items):
+    limits.mark_platform_limits("go", items)
+"""
+    )
+    result = pytester.runpytest("-p", "no:xdist", "-p", "no:cacheprovider", "-rxX")
+    result.assert_outcomes(passed=1, xfailed=1)
+    result.stdout.fnmatch_lines(["*XFAIL*gosdk*Go platform v0.13.0*"])

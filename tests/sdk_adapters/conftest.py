@@ -37,6 +37,16 @@ _ADAPTER_VARS = (
 )
 
 
+def adapter_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without anything an adapter reads, plus ``extra``."""
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("XT_WITH_") and k not in _ADAPTER_VARS
+    }
+    return {**base, **(extra or {})}
+
+
 @dataclass(frozen=True)
 class Adapter:
     name: str
@@ -56,14 +66,9 @@ class Adapter:
     def run(
         self, *args: str | Path, env: dict[str, str] | None = None, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
-        base = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("XT_WITH_") and k not in _ADAPTER_VARS
-        }
         return subprocess.run(
             [str(self.cli), *map(str, args)],
-            env={**base, **(env or {})},
+            env=adapter_env(env),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -108,4 +113,12 @@ def stub(stub_keys: StubKeys) -> Iterator[StubServer]:
 def plaintext(tmp_path: Path) -> Path:
     p = tmp_path / "plain.txt"
     p.write_bytes(b"xtdf adapter test\n" * 8)
+    return p
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    """A small plaintext for an adapter to encrypt."""
+    p = tmp_path / "plain.txt"
+    p.write_text("adapter test\n")
     return p

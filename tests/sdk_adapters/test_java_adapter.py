@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import lane_missing
-from tests.sdk_adapters.conftest import ROOT
+from tests.sdk_adapters.conftest import ROOT, adapter_env
 
 TEMPLATE = ROOT / "sdk" / "java" / "cli.sh.in"
 INSTALLED = ROOT / "sdk" / "java" / "dist" / "0.7.3"
@@ -51,17 +51,6 @@ for a in "$@"; do case $a in --output=*) out=${a#--output=} ;; esac; done
 [[ -n $out ]] && printf 'ciphertext' >"$out"
 exit 0
 """
-
-#: test.env variables an adapter reads; cleared so the caller's shell cannot leak in
-_CLEARED = (
-    "PLATFORMURL",
-    "PLATFORMENDPOINT",
-    "KASURL",
-    "KCFULLURL",
-    "TOKENENDPOINT",
-    "CLIENTID",
-    "CLIENTSECRET",
-)
 
 
 class Rendered:
@@ -97,15 +86,10 @@ class Rendered:
     def run(
         self, *args: str | Path, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        base = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("XT_WITH_") and k not in _CLEARED
-        }
         self.log.unlink(missing_ok=True)
         return subprocess.run(
             [str(self.cli), *map(str, args)],
-            env={**base, "FAKE_LOG": str(self.log), **(env or {})},
+            env=adapter_env({"FAKE_LOG": str(self.log), **(env or {})}),
             capture_output=True,
             text=True,
             timeout=30,
@@ -133,13 +117,6 @@ def cli(tmp_path: Path) -> Rendered:
 @pytest.fixture
 def later(tmp_path: Path) -> Rendered:
     return Rendered(tmp_path / "dist-later", FLAGS_LATER, spec="4.3.0")
-
-
-@pytest.fixture
-def src(tmp_path: Path) -> Path:
-    p = tmp_path / "plain.txt"
-    p.write_text("java adapter\n")
-    return p
 
 
 def _only_call(r: Rendered) -> list[str]:

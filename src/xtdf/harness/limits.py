@@ -162,6 +162,57 @@ LIMITS: tuple[Limit, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class PlatformLimit:
+    """An SDK that one platform refuses in some roles: every cell where it plays one of
+    them there is a strict xfail, marked at collection (:func:`mark_platform_limits`)."""
+
+    sdk: str
+    platform: str
+    reason: str
+    #: it cannot decrypt there at all
+    decrypt: bool = False
+    #: test modules whose encryptions look attributes up, which it cannot do there
+    encrypt_in: frozenset[str] = frozenset()
+
+    def blocks(self, platform: str, enc: object, dec: object, module: str) -> bool:
+        def named(s: object) -> bool:
+            return isinstance(s, SDK) and s.name == self.sdk
+
+        return platform == self.platform and (
+            (self.decrypt and named(dec)) or (module in self.encrypt_in and named(enc))
+        )
+
+
+PLATFORM_LIMITS: tuple[PlatformLimit, ...] = (
+    PlatformLimit(
+        "gosdk",
+        "go",
+        "OpenTDF's Go SDK 0.36.0 puts the whole request URL in its DPoP proofs' htu (RFC "
+        "9449); the Go platform v0.13.0 (the newest release the module proxy serves here) "
+        "compares a Connect call's htu with the procedure path alone and answers "
+        "'unauthenticated', so the SDK cannot list the KAS registry or rewrap (decrypt) or "
+        "look attributes up (encrypt with attributes) there; upstream version skew, xtdf's "
+        "platform accepts both forms",
+        decrypt=True,
+        encrypt_in=frozenset({"test_abac", "test_policytypes"}),
+    ),
+)
+
+
+def platform_limit(platform: str, enc: object, dec: object, module: str) -> PlatformLimit | None:
+    return next((lim for lim in PLATFORM_LIMITS if lim.blocks(platform, enc, dec, module)), None)
+
+
+def mark_platform_limits(platform: str, items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        enc, dec = params.get("encrypt_sdk"), params.get("decrypt_sdk")
+        limit = platform_limit(platform, enc, dec, item.path.stem)
+        if limit is not None:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=limit.reason))
+
+
 def find(scope: str, enc: SDK | None, dec: SDK | None, container: str = "ztdf") -> Limit | None:
     return next((lim for lim in LIMITS if lim.applies(scope, enc, dec, container)), None)
 

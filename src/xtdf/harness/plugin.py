@@ -8,6 +8,7 @@ they always did; ``ciphertexts`` replaces upstream's per-process ``cipherTexts``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import uuid
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from xtdf.harness import limits, platform_env, report, scheduling, timing
 from xtdf.harness import options as opts
-from xtdf.harness import platform_env, report, scheduling, timing
 from xtdf.harness.cache import SharedCache
 from xtdf.harness.ciphertexts import CipherTexts, kas_fingerprint
 from xtdf.harness.report import MatrixReport
@@ -163,6 +164,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # a bad XTDF_PLATFORM is reported by the platform fixture, with its value
+    with contextlib.suppress(platform_env.PlatformUnavailable):
+        limits.mark_platform_limits(platform_env.impl(), items)
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         item.user_properties.extend(report.cell_properties(params))

@@ -85,7 +85,15 @@ class Postgres:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             user = pwd.getpwnam(UNPRIVILEGED_USER)
-            os.chown(self.data_dir.parent, user.pw_uid, user.pw_gid)
+            try:
+                os.chown(self.data_dir.parent, user.pw_uid, user.pw_gid)
+            except OSError as e:
+                # a user namespace (unshare -r) makes us root without the right to chown
+                raise PlatformError(
+                    f"PostgreSQL must not run as root, and this root cannot hand "
+                    f"{self.data_dir.parent} to user {UNPRIVILEGED_USER!r} ({e.strerror}; a "
+                    "user namespace such as `unshare -r`?): run as that user or as real root"
+                ) from None
             if not _world_traversable(self.bin_dir / "postgres"):
                 raise PlatformError(
                     f"PostgreSQL binaries in {self.bin_dir} are not reachable by user "

@@ -111,6 +111,17 @@ KAS_KEY_NOT_FOUND = p(
     r"desc = key not found",
     "rpc error: code = InvalidArgument desc = key not found",
 )
+#: the Go SDK's own allowlist refusal, the same in otdfctl's and xtdf-go-cli's output
+GO_SDK_KAS_NOT_ALLOWED = p(
+    r"KasAllowlist: kas url \S+ is not allowed",
+    "kao unwrap failed for split {http://localhost:8080/kas }: KasAllowlist: "
+    "kas url http://localhost:8080/kas is not allowed",
+)
+#: a Go runtime panic, never a refusal
+GO_CRASH = (
+    p(r"^panic: ", "panic: runtime error: invalid memory address"),
+    p(r"^goroutine \d+ \[", "goroutine 1 [running]:"),
+)
 PYTHON_TRACEBACK = p(r"^Traceback \(most recent call last\):", "Traceback (most recent call last):")
 #: exceptions that are programming errors in a Python SDK, never a refusal
 PYTHON_BUG = p(
@@ -281,21 +292,64 @@ WORDINGS: dict[str, Wording] = {
                 ),
                 KAS_FORBIDDEN,
             ),
-            Refusal.KAS_NOT_ALLOWED: (
-                p(
-                    r"KasAllowlist: kas url \S+ is not allowed",
-                    "kao unwrap failed for split {http://localhost:8080/kas }: KasAllowlist: "
-                    "kas url http://localhost:8080/kas is not allowed",
-                ),
-            ),
+            Refusal.KAS_NOT_ALLOWED: (GO_SDK_KAS_NOT_ALLOWED,),
             Refusal.KEY_NOT_FOUND: (KAS_KEY_NOT_FOUND,),
         },
-        crash=(
-            p(r"^panic: ", "panic: runtime error: invalid memory address"),
-            p(r"^goroutine \d+ \[", "goroutine 1 [running]:"),
-        ),
+        crash=GO_CRASH,
         note="otdfctl 0.21.0 logs 'ERROR    Failed to decrypt file: <wrapped errors>'; an "
         "altered policy reads '[tamper detected] tdf: rewrap request 400'",
+    ),
+    # xtdf's own CLI on the OpenTDF Go SDK 0.36.0 (sdk/gosdk): the SDK's own error chains
+    "gosdk": Wording(
+        refusals={
+            Refusal.TAMPER: (
+                p(
+                    r"\[tamper detected\]",
+                    "xtdf-go-cli@0.36.0: error: reader.WriteTo failed: [tamper detected] tdf: "
+                    "issue verifying root signature: [tamper detected] tdf: failed integrity "
+                    "check on root signature",
+                ),
+                p(
+                    r"gcm\.Open failed: cipher: message authentication failed",
+                    "xtdf-go-cli@0.36.0: error: splitKey.decrypt failed: gcm.Open failed: "
+                    "cipher: message authentication failed",
+                ),
+                p(
+                    # a shortened payload: the reader sizes it from the manifest's segments
+                    r"TDFReader\.ReadPayload failed: zip: not a valid file size",
+                    "xtdf-go-cli@0.36.0: error: TDFReader.ReadPayload failed: zip: not a valid "
+                    "file size: 0.payload: read of 5148 bytes at 0 does not fit an entry of "
+                    "5147 bytes",
+                ),
+            ),
+            Refusal.ASSERTION: (
+                p(
+                    r"assertion verification failed",
+                    "xtdf-go-cli@0.36.0: error: reader.WriteTo failed: assertion verification "
+                    "failed: assertion: failed to verify with provided key: failed to parse "
+                    "jws: invalid byte sequence",
+                ),
+                p(
+                    r"issue verifying assertions",
+                    "xtdf-go-cli@0.36.0: error: reader.WriteTo failed: [tamper detected] tdf: "
+                    "issue verifying assertions, id: assertion1: assertion hash missmatch",
+                ),
+            ),
+            Refusal.NOT_ENTITLED: (
+                p(
+                    r"kao unwrap failed for split .*: permission_denied",
+                    "kao unwrap failed for split {http://localhost:8181/kas }: "
+                    "permission_denied: request error",
+                ),
+                KAS_FORBIDDEN,
+            ),
+            Refusal.KAS_NOT_ALLOWED: (GO_SDK_KAS_NOT_ALLOWED,),
+            Refusal.KEY_NOT_FOUND: (KAS_KEY_NOT_FOUND,),
+        },
+        crash=GO_CRASH,
+        note="xtdf-go-cli prints one line, 'xtdf-go-cli@0.36.0: error: <the SDK's wrapped "
+        "errors>', after the SDK's own log lines; an altered policy or binding reads "
+        "'[tamper detected] tdf: rewrap request 400' (the KAS's bad request)",
     ),
     # xtdf's own Java CLI on the OpenTDF Java SDK 0.7.3 (sdk/java), over gRPC
     "java": Wording(
