@@ -47,6 +47,20 @@ def adapter_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**base, **(extra or {})}
 
 
+def run_logged(
+    cli: Path, log: Path, args: tuple[str | Path, ...], env: dict[str, str] | None
+) -> subprocess.CompletedProcess[str]:
+    """Run a rendered adapter whose stand-in client records its argv in ``log`` (FAKE_LOG)."""
+    log.unlink(missing_ok=True)
+    return subprocess.run(
+        [str(cli), *map(str, args)],
+        env=adapter_env({"FAKE_LOG": str(log), **(env or {})}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 @dataclass(frozen=True)
 class Adapter:
     name: str

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import lane_missing
-from tests.sdk_adapters.conftest import ROOT, adapter_env
+from tests.sdk_adapters.conftest import ROOT, run_logged
 
 TEMPLATE = ROOT / "sdk" / "go" / "cli.sh.in"
 GOSDK = ROOT / "sdk" / "gosdk" / "dist" / "0.36.0"
@@ -71,14 +71,7 @@ class Rendered:
         self.log = root / "argv.log"
 
     def run(self, *args: str | Path, env: dict[str, str] | None = None):
-        self.log.unlink(missing_ok=True)
-        return subprocess.run(
-            [str(self.cli), *map(str, args)],
-            env=adapter_env({"FAKE_LOG": str(self.log), **(env or {})}),
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        return run_logged(self.cli, self.log, args, env)
 
     def calls(self) -> list[list[str]]:
         if not self.log.exists():

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import lane_missing
-from tests.sdk_adapters.conftest import ROOT, adapter_env
+from tests.sdk_adapters.conftest import ROOT, run_logged
 
 TEMPLATE = ROOT / "sdk" / "java" / "cli.sh.in"
 INSTALLED = ROOT / "sdk" / "java" / "dist" / "0.7.3"
@@ -86,14 +86,7 @@ class Rendered:
     def run(
         self, *args: str | Path, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        self.log.unlink(missing_ok=True)
-        return subprocess.run(
-            [str(self.cli), *map(str, args)],
-            env=adapter_env({"FAKE_LOG": str(self.log), **(env or {})}),
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        return run_logged(self.cli, self.log, args, env)
 
     def argv(self) -> list[list[str]]:
         """The java invocations, each without the JVM options and the -jar JAR prefix."""
