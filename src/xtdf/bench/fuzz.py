@@ -20,7 +20,7 @@ each key access object's unwrap and binding check, with the seeds' real keys).
 Any other exception is a crash (goal: none). The Python heap's peak per input
 (``tracemalloc``, tracing only while the readers run) is reported, and an input past
 ``--max-mib`` counts as a crash too. Runs for ``--seconds`` (batches of examples until
-then); exits 1 on a crash.
+then, and on until each of the three has had ``MIN_EACH`` inputs); exits 1 on a crash.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ from xtdf.errors import XtdfError
 MIB = 1024 * 1024
 #: examples per hypothesis run; runs repeat until the time is up
 BATCH = 25
+#: inputs each target gets however long they take: typed errors need a few to show
+MIN_EACH = 20
 
 
 # -- seeds: real files, made once ----------------------------------------------------------
@@ -605,9 +607,11 @@ def _runner(
     scratch: Path,
     max_bytes: int,
     deadline: float,
+    min_each: int,
 ) -> Callable[[], None]:
-    """One batch of examples; each that is drawn before the deadline is run and tallied.
-    Generation only (no shrinking): a crash is recorded, not raised, so the run goes on."""
+    """One batch of examples; each drawn before the deadline (or while its target has had
+    fewer than ``min_each``) is run and tallied. Generation only (no shrinking): a crash is
+    recorded, not raised, so the run goes on."""
 
     @settings(
         max_examples=BATCH,
@@ -618,16 +622,20 @@ def _runner(
     )
     @given(strategy)
     def run(case: tuple[str, tuple[str, bytes]]) -> None:
-        if time.monotonic() < deadline:
-            name, (how, data) = case
+        name, (how, data) = case
+        if time.monotonic() < deadline or tallies[name].inputs < min_each:
             _one(tallies[name], how, data, targets[name], seeds, scratch, max_bytes)
 
     return run
 
 
-def fuzz(seconds: float, *, seed: int | None = None, max_mib: float = 256.0) -> dict[str, Any]:
+def fuzz(
+    seconds: float, *, seed: int | None = None, max_mib: float = 256.0, min_each: int = MIN_EACH
+) -> dict[str, Any]:
     """Fuzz both readers and the KAS's request parsers for ``seconds`` (the files to start
-    from are made first); return the summary. Each example is one of the three, drawn alike."""
+    from are made first); return the summary. Each example is one of the three, drawn alike.
+    A run goes on past ``seconds`` until each has had ``min_each`` inputs, so a loaded
+    machine gives a short run, never an empty one."""
     seeds = make_seeds()
     tallies = {"ztdf": Tally(), "nano": Tally(), "requests": Tally()}
     targets = {"ztdf": run_ztdf, "nano": run_nano, "requests": run_request}
@@ -642,8 +650,8 @@ def fuzz(seconds: float, *, seed: int | None = None, max_mib: float = 256.0) -> 
     batches = 0
     with tempfile.TemporaryDirectory(prefix="xtdf-fuzz-") as tmp:
         scratch = Path(tmp)
-        while time.monotonic() < deadline:
-            run = _runner(strategy, tallies, targets, seeds, scratch, max_bytes, deadline)
+        while time.monotonic() < deadline or any(t.inputs < min_each for t in tallies.values()):
+            run = _runner(strategy, tallies, targets, seeds, scratch, max_bytes, deadline, min_each)
             if seed is not None:
                 run = hypothesis_seed(seed + batches)(run)
             run()
