@@ -25,8 +25,21 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
     assert main(["--quick", "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     md = (tmp_path / "results.md").read_text()
-    for section in ("matrix", "cli", "kas", "kas-go", "formats"):
+    for section in ("matrix", "matrix-go", "cli", "kas", "kas-go", "formats"):
         assert section in results, section
+    # the same matrix cold on the Go platform, or why not, and the walls' ratio
+    mgo = results["matrix-go"]
+    if os.environ.get("CI") == "true":
+        assert "skipped" not in mgo, mgo
+    if "skipped" not in mgo:
+        (cold_go,) = mgo["runs"]
+        assert mgo["summary"]["impl"] == "go" and cold_go["label"] == "cold-n2"
+        assert cold_go["encryptions_per_key"] == 1.0 and cold_go["outcomes"].get("passed"), mgo
+        assert any(
+            t["target"] == "cold -n 2 wall, ours / Go platform's" for t in results["targets"]
+        )
+        assert "## 1b. The matrix cold on OpenTDF's Go platform" in md
+        assert "XTDF_PLATFORM=go pytest" in md
     # the Go platform's KAS under the same load, or why not (not built: make platform-go)
     go = results["kas-go"]
     if os.environ.get("CI") == "true":  # make test builds it there: it must have run

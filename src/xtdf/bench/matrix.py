@@ -39,7 +39,17 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _platform_pid(state_dir: Path) -> int | None:
+def _platform_pid(state_dir: Path, impl: str) -> int | None:
+    """The platform server's process (for the Go stack its main server, not the extra KAS
+    instances or PostgreSQL), whose CPU each run reads from ``/proc``."""
+    if impl == "go":
+        from xtdf.harness import go_platform
+
+        run = platform_env.go_state_dir(state_dir) / go_platform.RUN_FILE
+        try:
+            return int(json.loads(run.read_text())["pids"]["platform"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
     from xtdf.platform import lifecycle
 
     return lifecycle.status(state_dir).pid
@@ -141,19 +151,22 @@ def run(
     pytest_args: tuple[str, ...] = (),
     out_dir: Path | None = None,
     log: Any = None,
+    impl: str = "xtdf",
 ) -> dict[str, Any]:
-    """Run the matrix at each worker count (cold), then warm and without cache at -n auto."""
+    """Run the matrix at each worker count (cold), then warm and without cache at -n auto,
+    against ``impl``'s platform (ours, or OpenTDF's Go platform from ``make platform-go``)."""
     workers = workers or ["0", "2", "4", "auto"]
     say = log or (lambda msg: None)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "KASURL"))}
     env.pop("PLATFORMURL", None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # as `make xtest` runs it (see the Makefile)
+    env[platform_env.PLATFORM_ENV] = impl
     state_dir = Path(env.setdefault("XTDF_STATE_DIR", str(ROOT / ".xtdf" / "platform")))
     run_id = f"bench-{uuid.uuid4().hex}"
     start = time.perf_counter()
-    platform = platform_env.resolve(state_dir, run_id)
+    platform = platform_env.resolve(state_dir, run_id, impl)
     platform_start = time.perf_counter() - start
-    pid = _platform_pid(state_dir)
+    pid = _platform_pid(state_dir, impl)
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="xtdf-bench-matrix-") as tmp:
         work = Path(out_dir or tmp)
@@ -181,7 +194,7 @@ def run(
             r["cpu_ratio_to_n0"] = round(r["cpu_seconds"] / base["cpu_seconds"], 3)
     by = {r["label"]: r for r in runs}
     cold_last = by.get(f"cold-n{workers[-1]}")
-    summary: dict[str, Any] = {"platform_start_seconds": round(platform_start, 2)}
+    summary: dict[str, Any] = {"impl": impl, "platform_start_seconds": round(platform_start, 2)}
     if cold_last and f"warm-n{workers[-1]}" in by:
         summary["warm_wall_ratio"] = round(
             by[f"warm-n{workers[-1]}"]["wall_seconds"] / cold_last["wall_seconds"], 3
@@ -219,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", default="0,2,4,auto", help="comma-separated -n values")
     p.add_argument("--no-warm", action="store_true", help="skip the warm rerun")
     p.add_argument("--no-nocache", action="store_true", help="skip the run without cache")
+    p.add_argument("--platform", choices=platform_env.IMPLS, default="xtdf", help="whose")
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = p.parse_args(argv)
@@ -232,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
             warm=not args.no_warm,
             no_cache=not args.no_nocache,
             pytest_args=tuple(args.pytest_args),
+            impl=args.platform,
             log=lambda m: print(m, file=sys.stderr, flush=True),
         )
-    except RuntimeError as exc:  # a pytest run that could not run at all
+    except (RuntimeError, platform_env.PlatformUnavailable) as exc:  # could not run at all
         print(f"xtdf.bench.matrix: {exc}", file=sys.stderr)
         return 1
     sys.stdout.write(table(result))

@@ -81,8 +81,9 @@ class PlatformEnv:
         return self.variables["PLATFORMURL"]
 
 
-def resolve(state_dir: Path, run_id: str) -> PlatformEnv:
-    """Use the external platform if the environment names one, else ensure the embedded one."""
+def resolve(state_dir: Path, run_id: str, which: str | None = None) -> PlatformEnv:
+    """Use the external platform if the environment names one, else ensure the embedded one
+    (or the Go stack: ``which``, else ``XTDF_PLATFORM``)."""
     if os.environ.get("PLATFORMURL"):
         variables = {k: os.environ.get(k, v) for k, v in DEFAULTS.items()}
         if not healthy(variables["PLATFORMURL"]):
@@ -90,7 +91,7 @@ def resolve(state_dir: Path, run_id: str) -> PlatformEnv:
                 f"PLATFORMURL={variables['PLATFORMURL']} does not answer /healthz"
             )
         return PlatformEnv(variables, external=True)
-    if impl() == "go":
+    if (which or impl()) == "go":
         return _resolve_go(go_state_dir(state_dir), run_id)
     env = PlatformEnv(dict(DEFAULTS), external=False, state_dir=state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
