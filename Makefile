@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 120
 # rewrites the suite's asserts again (collection 1.4 s -> 0.7 s per process without it)
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: test xtest sdks sdk-py browser lint bench bench-formats fuzz venv clean
+.PHONY: test xtest sdks sdk-py browser lint bench bench-formats fuzz mutation venv clean
 
 venv: $(STAMP)
 
@@ -84,6 +84,17 @@ bench-formats: $(STAMP)
 # every measurement of issue 6, one sitting: bench/results.md and bench/results.json
 bench: $(STAMP) sdks
 	$(PY) -m xtdf.bench --out bench
+
+# mutation testing of the security core, bounded (tools/mutation.py; not in make test):
+# the per-module table goes into docs/testing.md
+MUTATION_BUDGET ?= 1700
+MUTATION_ARGS ?=
+$(VENV)/.mutation: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,mutation]"
+	@touch $@
+
+mutation: $(VENV)/.mutation
+	$(PY) tools/mutation.py --budget $(MUTATION_BUDGET) --write-doc docs/testing.md $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist sdk/*/dist
