@@ -41,10 +41,51 @@ def test_policy_byte_flipped_fails_binding(kas_key, binding: str, mode: str):
     data, key = _make(kas_key, binding=binding, policy_mode=mode)
     bad = bytearray(data)
     bad[_policy_offset(data) + 5] ^= 0x40
-    with pytest.raises(PolicyBindingError, match=binding.upper()):
+    with pytest.raises(PolicyBindingError, match=f"^{BINDING_MESSAGES[binding]}$"):
         nano.decrypt(bytes(bad), key)
-    with pytest.raises(PolicyBindingError):
+    with pytest.raises(PolicyBindingError, match=f"^{BINDING_MESSAGES[binding]}$"):
         nano.verify_policy_binding(nano.parse(bytes(bad)).header, key)
+
+
+#: the whole message for each binding kind (a reader must be told which check failed)
+BINDING_MESSAGES = {
+    "gmac": "NanoTDF GMAC policy binding does not match the policy",
+    "ecdsa": "NanoTDF ECDSA policy binding does not verify with the ephemeral key",
+}
+
+
+def test_empty_ecdsa_binding_is_refused_with_its_own_message(kas_key):
+    from dataclasses import replace
+
+    from xtdf.formats.nano.binding import EMPTY_BINDING_MESSAGE
+    from xtdf.formats.nano.header import EMPTY_ECDSA_BINDING
+
+    data, key = _make(kas_key, binding="ecdsa")
+    empty = replace(nano.parse(data).header, binding=EMPTY_ECDSA_BINDING)
+    assert EMPTY_BINDING_MESSAGE.startswith("NanoTDF ECDSA policy binding is empty")
+    with pytest.raises(PolicyBindingError) as exc:
+        nano.require_binding(empty)
+    assert str(exc.value) == EMPTY_BINDING_MESSAGE
+    with pytest.raises(PolicyBindingError) as exc:
+        nano.verify_policy_binding(empty, key)
+    assert str(exc.value) == EMPTY_BINDING_MESSAGE
+    nano.require_binding(nano.parse(data).header)  # a real binding passes
+
+
+def test_binding_id_is_the_gmac_bytes_or_the_hash_of_r_and_s(kas_key):
+    """The identifier the Go KAS logs for a binding: hex of the 8 GMAC bytes; for ECDSA the
+    SHA-256 of r || s (the length prefixes left out)."""
+    from hashlib import sha256
+
+    from xtdf.formats.nano.header import split_ecdsa_binding
+
+    gmac = nano.parse(_make(kas_key, binding="gmac")[0]).header
+    assert nano.binding_id(gmac) == gmac.binding.hex() and len(gmac.binding) == 8
+    ecdsa = nano.parse(_make(kas_key, binding="ecdsa")[0]).header
+    r, s = split_ecdsa_binding(ecdsa.binding, ecdsa.curve)
+    assert len(r) == len(s) == 32  # full width, as we write them
+    assert nano.binding_id(ecdsa) == sha256(r + s).hexdigest()
+    assert nano.binding_id(ecdsa) != sha256(ecdsa.binding).hexdigest()
 
 
 def test_policy_and_binding_both_rewritten_still_fails_with_key(kas_key):
@@ -60,7 +101,10 @@ def test_policy_and_binding_both_rewritten_still_fails_with_key(kas_key):
     forged = replace(h, policy=replace(h.policy, content=bytes(content)))
     forged = replace(forged, binding=gmac_binding(bytes(content)))
     nano.verify_policy_binding(forged)  # the hash matches...
-    with pytest.raises(PolicyBindingError, match="does not authenticate"):
+    with pytest.raises(
+        PolicyBindingError,
+        match=r"^NanoTDF encrypted policy does not authenticate under the derived key$",
+    ):
         nano.verify_policy_binding(forged, key)  # ...but the key says otherwise
 
 

@@ -29,9 +29,11 @@ def b64url_encode(data: bytes) -> str:
 
 
 def b64url_decode(text: str, what: str = "value") -> bytes:
+    """Decode base64url with or without padding; any other character is an error (the
+    standard decoder would drop it silently, so two spellings would give one value)."""
     raw = text.encode("ascii", "replace")
     raw += b"=" * (-len(raw) % 4)
     try:
-        return base64.urlsafe_b64decode(raw)
+        return base64.b64decode(raw, altchars=b"-_", validate=True)
     except (binascii.Error, ValueError) as exc:
         raise FormatError(f"{what} is not valid base64url") from exc

@@ -116,7 +116,7 @@ def _normalize_path(path: str) -> str:
     i = 0
     while i < len(path):
         ch = path[i]
-        if ch == "%" and i + 2 < len(path) and _is_hex(path[i + 1 : i + 3]):
+        if ch == "%" and _is_hex(path[i + 1 : i + 3]):  # two characters, or fewer at the end
             decoded = unquote(path[i : i + 3])
             if decoded.isascii() and (decoded.isalnum() or decoded in "-._~"):
                 out.append(decoded)

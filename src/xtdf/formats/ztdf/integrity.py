@@ -26,10 +26,9 @@ ALGORITHMS = (HS256, GMAC)
 
 
 def normalise_alg(alg: str, what: str) -> str:
-    up = (alg or "").upper()
-    if up not in ALGORITHMS:
+    if not isinstance(alg, str) or alg.upper() not in ALGORITHMS:
         raise UnsupportedError(f"{what} algorithm {alg!r} is not supported (HS256 or GMAC)")
-    return up
+    return alg.upper()
 
 
 def segment_hash(alg: str, key: bytes, encrypted_segment: bytes | memoryview) -> bytes:
@@ -50,7 +49,7 @@ def root_signature(alg: str, key: bytes, aggregate: bytes) -> bytes:
 
 def stored_form(raw: bytes, hexed: bool) -> bytes:
     """The bytes that get base64-encoded into the manifest (and concatenated for the root)."""
-    return raw.hex().encode("ascii") if hexed else raw
+    return raw.hex().encode() if hexed else raw
 
 
 def encode(raw: bytes, hexed: bool) -> str:

@@ -114,7 +114,7 @@ def policy_binding(key: bytes, policy_b64: str | bytes) -> bytes:
 
 def policy_binding_object(key: bytes, policy_b64: str | bytes) -> dict[str, str]:
     """The ``policyBinding`` value the Go SDK writes: ``{alg: HS256, hash: b64(hex(hmac))}``."""
-    hexed = policy_binding(key, policy_b64).hex().encode("ascii")
+    hexed = policy_binding(key, policy_b64).hex().encode()
     return {"alg": "HS256", "hash": b64encode(hexed)}
 
 
