@@ -111,3 +111,25 @@ def test_usage_errors_name_the_option(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         tool.main(["--budget", "0"])
     assert "--budget must be positive" in capsys.readouterr().err
+
+
+def test_a_group_resumes_only_while_nothing_but_its_modules_changed(tmp_path: Path) -> None:
+    group = tool.Group("nano", ("src/xtdf/formats/nano/binding.py",), ("tests/formats",), 1)
+    dest, kept = tool._scratch(group, tmp_path, fresh=False)
+    assert not kept and (dest / "src/xtdf/formats/nano/binding.py").is_file()
+    assert (dest / "src/xtdf/_proto/__init__.py").is_file()  # generated, not in git
+    config = (dest / "pyproject.toml").read_text().split("[tool.mutmut]")[1]
+    assert 'process_isolation = "forkserver"' in config
+    assert 'only_mutate = ["src/xtdf/formats/nano/binding.py"]' in config
+    (dest / "mutants").mkdir()
+    (dest / "mutants" / "verdicts").write_text("kept")
+    (dest / "stray").write_text("from an older tree")
+    dest, kept = tool._scratch(group, tmp_path, fresh=False)
+    assert kept and (dest / "mutants" / "verdicts").read_text() == "kept"
+    assert not (dest / "stray").exists()  # the tree itself is copied anew
+    other_tests = tool.Group("nano", group.mutate, ("tests/formats/test_nano_tamper.py",), 1)
+    dest, kept = tool._scratch(other_tests, tmp_path, fresh=False)
+    assert not kept and not (dest / "mutants").exists()  # another test selection: afresh
+    (dest / "mutants").mkdir()
+    dest, kept = tool._scratch(other_tests, tmp_path, fresh=True)
+    assert not kept and not (dest / "mutants").exists()

@@ -6,6 +6,8 @@ in a scratch copy of the tree of its own, with that group's own fast tests only,
 group's tests never pay for another's mutants and ``mutants/`` never lands in the tree.
 The whole run is bounded (``--budget``, default 1,700 s on two cores): a group that runs out
 of its share stops, and its unrun mutants are reported as ``not checked``, never hidden.
+The next run resumes there when nothing but the mutated modules changed (``--fresh``
+starts over).
 
 Survivors written down as equivalent (the mutant cannot change behaviour) live in
 ``tools/mutation_equivalent.toml``, each with its reason; they are counted apart.
@@ -19,6 +21,7 @@ mutmut was picked on measured speed on this 2-core machine (``docs/testing.md``)
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -164,23 +167,25 @@ def tally(results: dict[str, str], equivalent: dict[str, str]) -> dict[str, Coun
     return per
 
 
-def _scratch(group: Group, work: Path) -> Path:
+def _scratch(group: Group, work: Path, fresh: bool) -> tuple[Path, bool]:
     """A copy of the tree as git sees it (tracked and untracked files, not the ignored ones)
-    plus the generated protobuf modules, with this group's mutmut configuration."""
+    plus the generated protobuf modules, with this group's mutmut configuration; and whether
+    the last run's verdicts were kept.
+
+    They are kept (so a run picks up where the budget stopped the last one) only when
+    nothing but the mutated modules changed since: mutmut itself re-tests the functions of
+    those that changed, while a change to a test or to any other module could turn a
+    verdict, so it starts the group afresh."""
     dest = work / group.name
-    shutil.rmtree(dest, ignore_errors=True)
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
         capture_output=True,
         check=True,
     ).stdout.split(b"\0")
-    for raw in filter(None, listed):
-        src = ROOT / os.fsdecode(raw)
-        if src.is_file() and not src.is_symlink():
-            (dest / src.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / src.relative_to(ROOT))
-    shutil.copytree(ROOT / "src/xtdf/_proto", dest / "src/xtdf/_proto", dirs_exist_ok=True)
+    files = [ROOT / os.fsdecode(raw) for raw in filter(None, listed)]
+    files = [f for f in files if f.is_file() and not f.is_symlink()]
+    files += sorted(p for p in (ROOT / "src/xtdf/_proto").rglob("*.py"))
     config = {
         "source_paths": ["src"],
         "only_mutate": list(group.mutate),
@@ -193,16 +198,34 @@ def _scratch(group: Group, work: Path) -> Path:
         # dpop._origin: "survived" under fork, killed under forkserver and when run alone)
         "process_isolation": "forkserver",
     }
+    mutated = {p for pattern in group.mutate for p in ROOT.glob(pattern)}
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    for f in sorted(set(files) - mutated):
+        digest.update(f"{f.relative_to(ROOT)}\0".encode() + hashlib.sha256(f.read_bytes()).digest())
+    stamp = dest / ".xtdf-mutation-inputs"
+    kept = not fresh and stamp.is_file() and stamp.read_text() == digest.hexdigest()
+    if kept:
+        for child in dest.iterdir():
+            if child.name not in ("mutants", stamp.name):
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    else:
+        shutil.rmtree(dest, ignore_errors=True)
+    for src in files:
+        (dest / src.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest / src.relative_to(ROOT))
     lines = ["", "[tool.mutmut]", *(f"{k} = {json.dumps(v)}" for k, v in config.items())]
     with open(dest / "pyproject.toml", "a") as fh:
         fh.write("\n".join(lines) + "\n")
-    return dest
+    stamp.write_text(digest.hexdigest())
+    return dest, kept
 
 
-def run_group(group: Group, work: Path, budget: float, children: int) -> dict[str, object]:
+def run_group(
+    group: Group, work: Path, budget: float, children: int, fresh: bool = False
+) -> dict[str, object]:
     """mutmut run in the group's scratch copy for at most ``budget`` seconds, then its
     results (read even after a stop: mutmut records each mutant as it finishes)."""
-    scratch = _scratch(group, work)
+    scratch, resumed = _scratch(group, work, fresh)
     log = work / f"{group.name}.log"
     start = time.monotonic()
     with open(log, "wb") as fh:
@@ -240,6 +263,7 @@ def run_group(group: Group, work: Path, budget: float, children: int) -> dict[st
     return {
         "seconds": round(seconds, 1),
         "stopped_at_budget": stopped,
+        "resumed": resumed,
         "budget": round(budget, 1),
         "results": results,
         "scratch": str(scratch),
@@ -298,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="results here (default <work>/results.json)")
     p.add_argument("--write-doc", type=Path, help="put the table in this file's markers")
     p.add_argument("--diffs", action="store_true", help="record each survivor's diff too")
+    p.add_argument(
+        "--fresh", action="store_true", help="forget the last run's verdicts (kept otherwise)"
+    )
     args = p.parse_args(argv)
     by_name = {g.name: g for g in GROUPS}
     wanted = [n.strip() for n in args.groups.split(",") if n.strip()]
@@ -323,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         budget = max(left * group.weight / weights, 1.0)
         print(f"[{time.strftime('%H:%M:%S')}] {group.name}: up to {budget:.0f} s", flush=True)
         try:
-            runs[group.name] = run_group(group, args.work, budget, args.children)
+            runs[group.name] = run_group(group, args.work, budget, args.children, args.fresh)
         except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
             print(f"tools/mutation.py: group {group.name}: {exc}", file=sys.stderr)
             return 1
@@ -351,7 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     dest.write_text(json.dumps(out, indent=2) + "\n")
     text = table(per)
     seconds = ", ".join(
-        f"{n} {r['seconds']} s" + (" (budget reached)" if r["stopped_at_budget"] else "")
+        f"{n} {r['seconds']} s"
+        + (" (resumed)" if r["resumed"] else "")
+        + (" (budget reached)" if r["stopped_at_budget"] else "")
         for n, r in runs.items()
     )
     print(text)
