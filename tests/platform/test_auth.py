@@ -77,6 +77,49 @@ def test_signature_and_form_refusals(auth) -> None:
         auth.verify_token(hs)
 
 
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        ("not.a.jwt", "Invalid header"),  # joserfc's description, not its coded text
+        ("abc", "Invalid JSON Web Signature"),
+        ("", "Invalid JSON Web Signature"),
+    ],
+)
+def test_a_malformed_token_is_named(auth, raw: str, detail: str) -> None:
+    refused(
+        lambda: auth.verify_token(raw), f"access token is not a valid JWT from this IdP: {detail}"
+    )
+
+
+def test_a_signed_payload_that_is_no_claims_object(auth) -> None:
+    from joserfc import jws
+
+    keys = auth.idp.keys
+    listed = jws.serialize_compact({"alg": "RS256", "kid": keys.kid}, b"[1, 2]", keys.key)
+    refused(lambda: auth.verify_token(listed), "access token payload is not a JSON object")
+    assert listed not in auth._verified
+    text = jws.serialize_compact({"alg": "RS256", "kid": keys.kid}, b"not json", keys.key)
+    refused(
+        lambda: auth.verify_token(text),
+        "access token is not a valid JWT from this IdP: invalid_payload: ",
+    )
+
+
+def test_a_remembered_token_is_not_verified_again(tmp_path) -> None:
+    """The signature of the same bytes under the same keys cannot change: the second call
+    answers from memory (the claim checks still run, test_time_claims_...)."""
+    from joserfc.jwk import KeySet
+
+    a = _make(tmp_path)
+    t = token(a, sub="once")
+    assert a.verify_token(t)["sub"] == "once"
+    assert a._verified[t]["sub"] == "once"
+    a.idp.keys.public_set = KeySet([])  # nothing could verify it now
+    assert a.verify_token(t)["sub"] == "once"
+    with pytest.raises(AuthError):
+        a.verify_token(token(a, sub="new"))
+
+
 def test_issuer_and_audience(auth) -> None:
     iss, aud = auth.config.issuer, auth.config.token_audience
     refused(
@@ -95,6 +138,12 @@ def test_issuer_and_audience(auth) -> None:
         f"access token audience ['a', 'b'] does not include {aud!r}",
     )
     assert auth.verify_token(token(auth, aud=["a", aud]))["aud"] == ["a", aud]
+    # a string audience is compared whole, never searched for the expected one
+    for near in (aud + "/evil", "x" + aud):
+        refused(
+            lambda near=near: auth.verify_token(token(auth, aud=near)),
+            f"access token audience {near!r} does not include {aud!r}",
+        )
 
 
 def test_time_claims_at_the_edges_of_the_skew(auth) -> None:

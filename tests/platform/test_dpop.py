@@ -6,9 +6,7 @@ The server-level behaviour (which header, which transport) is in test_server_aut
 from __future__ import annotations
 
 import os
-import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -298,6 +296,8 @@ def test_htu_normalisation(url: str, normal: str | None) -> None:
         ("kas/v2/rewrap", "/kas/v2/rewrap"),
         ("%7Euser", "/~user"),
         ("a/./b/../c/..", "/a/"),
+        ("/.", "/"),  # a trailing dot segment leaves one slash, not two
+        ("/a//.", "/a/"),
     ],
 )
 def test_path_normalisation_of_a_path_only_htu(path: str, normal: str) -> None:
@@ -314,11 +314,3 @@ def test_htu_matching() -> None:
     assert not htu_matches("http:/x", ["http://h/x"], strict=False)  # no host
     assert not htu_matches("http://[::1/x", ["http://[::1]/x"], strict=False)
     assert not htu_matches("ftp://h/x", ["ftp://h/x"], strict=False)
-
-
-def test_messages_are_whole_sentences() -> None:
-    """Each refusal names the DPoP check that failed (a reader sees only the message)."""
-    source = Path(dpop.__file__).read_text(encoding="utf-8")
-    messages = re.findall(r'DPoPProofError\(\s*f?"([^"]+)"', source)
-    assert len(messages) >= 15
-    assert all(m.startswith(("DPoP proof", "expected exactly one DPoP")) for m in messages)

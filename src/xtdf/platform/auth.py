@@ -148,7 +148,7 @@ def _origins(host: str, origin: str | None) -> list[str]:
     if origin:
         norm = normalize_htu(origin)
         if norm:
-            out.append(norm.rstrip("/"))
+            out.append(norm.removesuffix("/"))
     return out
 
 
