@@ -22,6 +22,8 @@ from xtdf.bench import cli, kas, matrix
         (kas.main, ["--transport", "grpc"], "invalid choice: 'grpc'"),
         (matrix.main, ["--workers", "two"], "--workers: expected -n values"),
         (bench_all.main, ["--only", "matrix,speed"], "unknown section(s) speed"),
+        (bench_all.main, ["--matrix-workers", "2,two"], "--matrix-workers: expected -n values"),
+        (matrix.main, ["--platform", "keycloak"], "invalid choice: 'keycloak'"),
     ],
 )
 def test_bad_option_is_a_usage_error(

@@ -1,6 +1,7 @@
 """``make bench``: every measurement of issue 6 in one sitting, written to ``bench/results.*``.
 
-``python -m xtdf.bench [--out bench] [--quick] [--only matrix,matrix-go,cli,kas,kas-go,formats]``
+``python -m xtdf.bench [--out bench] [--quick] [--only matrix,matrix-go,cli,kas,kas-go,formats]
+[--matrix-workers 0,2,4,auto]``
 
 Sections run one after the other on an otherwise idle machine (they would disturb each
 other): the full matrix at several worker counts (``xtdf.bench.matrix``), the same matrix
@@ -32,12 +33,17 @@ SECTIONS = ("matrix", "matrix-go", "cli", "kas", "kas-go", "formats")
 QUICK_MATRIX = ("test_tdfs.py", "-k", "roundtrip", "--sdks=py", "--containers=ztdf")
 
 
+#: ``--matrix-workers``: the cold runs of the matrix section (the last one also warm and
+#: without the cache, and the worker count of the Go platform's run)
+MATRIX_WORKERS = ["0", "2", "4", "auto"]
+
+
 def _matrix(quick: bool) -> dict[str, Any]:
     from xtdf.bench import matrix
 
     if quick:
         return matrix.run(["0", "2"], pytest_args=QUICK_MATRIX, log=_say)
-    return matrix.run(["0", "2", "4", "auto"], log=_say)
+    return matrix.run(MATRIX_WORKERS, log=_say)
 
 
 def _matrix_go(quick: bool) -> dict[str, Any]:
@@ -54,7 +60,7 @@ def _matrix_go(quick: bool) -> dict[str, Any]:
         return matrix.run(
             ["2"], warm=False, no_cache=False, pytest_args=QUICK_MATRIX, log=_say, impl="go"
         )
-    return matrix.run(["auto"], warm=False, no_cache=False, log=_say, impl="go")
+    return matrix.run(MATRIX_WORKERS[-1:], warm=False, no_cache=False, log=_say, impl="go")
 
 
 def _cli(quick: bool) -> dict[str, Any]:
@@ -136,7 +142,17 @@ def main(argv: list[str] | None = None) -> int:
         help="measure nothing: write results.md again from this results.json (same figures, "
         "the current report's verdicts and notes)",
     )
+    p.add_argument(
+        "--matrix-workers",
+        default=",".join(MATRIX_WORKERS),
+        help="-n values of the cold matrix runs (default 0,2,4,auto); the last is also run "
+        "warm, without the cache, and on the Go platform",
+    )
     args = p.parse_args(argv)
+    workers = [w.strip() for w in args.matrix_workers.split(",") if w.strip()]
+    if not workers or any(not (w.isdigit() or w in ("auto", "logical")) for w in workers):
+        p.error(f"--matrix-workers: expected -n values (whole numbers, auto), got {workers}")
+    MATRIX_WORKERS[:] = workers
     if args.render:
         return _render(args.render, args.out)
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
