@@ -79,6 +79,7 @@ GROUPS = (
             "tests/platform/test_kas_srt.py",
             "tests/platform/test_kas_request.py",
             "tests/platform/test_kas_audit.py",
+            "tests/platform/test_kas_wiring.py",
             "tests/platform/test_kas_rewrap.py",
             "tests/platform/test_kas_decisions.py",
             "tests/platform/test_kas_limits.py",

@@ -4,9 +4,11 @@ for its whole message (a reader sees only that), each size check at its boundary
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import hmac
+import json
 import os
 
 import pytest
@@ -170,3 +172,82 @@ def test_policy_binding_that_does_not_match() -> None:
         assert str(exc.value) == altered
     with pytest.raises(PolicyBindingError, match=r"^policy binding hash is not valid base64: "):
         keywrap.verify_policy_binding(KEY, policy, "%%%")
+
+
+def test_a_policy_round_trips_through_its_compact_base64_form() -> None:
+    import uuid
+
+    p = Policy.create(["https://a/attr/x/value/1", "https://a/attr/x/value/2"], ["d@example.com"])
+    uuid.UUID(p.uuid)  # a real UUID each time
+    assert Policy.create().uuid != Policy.create().uuid
+    text = p.to_b64()
+    raw = base64.b64decode(text)
+    assert b" " not in raw  # compact: the binding is an HMAC over exactly this string
+    assert json.loads(raw) == {
+        "uuid": p.uuid,
+        "body": {
+            "dataAttributes": [
+                {"attribute": "https://a/attr/x/value/1"},
+                {"attribute": "https://a/attr/x/value/2"},
+            ],
+            "dissem": ["d@example.com"],
+        },
+    }
+    back = Policy.from_b64(text)
+    assert back.attributes == p.attributes and back.uuid == p.uuid
+    assert back.body.dissem == ["d@example.com"]
+
+
+def test_a_policy_missing_parts_gets_defaults_and_nulls_are_empty() -> None:
+    import uuid
+
+    empty = Policy.from_json({})
+    uuid.UUID(empty.uuid)
+    assert empty.attributes == [] and empty.to_dict()["body"] == {
+        "dataAttributes": [],
+        "dissem": [],
+    }
+    nulls = Policy.from_json({"uuid": "u", "body": {"dataAttributes": None, "dissem": None}})
+    assert nulls.attributes == [] and nulls.uuid == "u"
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ([], "policy is not a policy object: Input should be a valid dictionary or object"),
+        ({"uuid": 5}, "policy is not a policy object: field uuid: Input should be a valid string"),
+        (
+            {"body": {"dataAttributes": [{"attribute": 3}]}},
+            "policy is not a policy object: field body.dataAttributes[0].attribute: "
+            "Input should be a valid string",
+        ),
+        (
+            {"body": {"dissem": "x"}},
+            "policy is not a policy object: field body.dissem: Input should be a valid list",
+        ),
+    ],
+)
+def test_a_policy_of_the_wrong_shape_names_the_field(doc, message: str) -> None:
+    from xtdf.errors import ManifestError
+
+    with pytest.raises(ManifestError) as exc:
+        Policy.from_json(doc)
+    assert str(exc.value) == message
+
+
+def test_a_policy_string_that_is_no_policy() -> None:
+    from xtdf.errors import ManifestError
+
+    name = "encryptionInformation.policy"
+    with pytest.raises(FormatError, match=rf"^{name} is not valid base64$"):
+        Policy.from_b64("%%")
+    cases = {
+        b"not json": f"{name} is not a policy object: Expecting value: line 1 column 1 (char 0)",
+        b"[" * 200 + b"]" * 200: f"{name} is nested deeper than 100 levels",
+        b"[1]": f"{name} is not a policy object: Input should be a valid dictionary or object",
+        b"\xff": f"{name} is not a policy object: 'utf-8' codec can't decode byte 0xff",
+    }
+    for raw, message in cases.items():
+        with pytest.raises(ManifestError) as exc:
+            Policy.from_b64(b64encode(raw))
+        assert str(exc.value).startswith(message), str(exc.value)

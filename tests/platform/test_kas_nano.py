@@ -117,6 +117,24 @@ def test_without_a_kid_the_active_key_then_the_legacy_ones(e1) -> None:
     assert kas_nano._candidates(ring, "default", "", "secp384r1") == [p384]
 
 
+def test_an_empty_kid_names_no_key(e1) -> None:
+    """Even a ring that kept a key under "" is not asked for it: no kid means the active
+    key and the legacy ones."""
+    decoy = _ec("")
+    ring = Ring(keys={("default", ""): decoy}, active={("default", "ec:secp256r1"): e1})
+    assert kas_nano.unwrap(ring, "default", _kao(_file(e1, kid=""))).kid == "e1"
+
+
+def test_which_keys_fit_which_key_access() -> None:
+    rsa_key, ec_key, p384 = _rsa("r"), _ec("e"), _ec("p", ec.SECP384R1())
+    assert rsa_key.fits("wrapped") and not rsa_key.fits("ec-wrapped")
+    assert ec_key.fits("ec-wrapped") and ec_key.fits("ec-wrapped", "secp256r1")
+    assert not ec_key.fits("wrapped") and not ec_key.fits("ec-wrapped", "secp384r1")
+    assert p384.fits("ec-wrapped", "secp384r1")
+    for other in ("", "remote", "EC-WRAPPED", None):
+        assert not ec_key.fits(other) and not rsa_key.fits(other)  # type: ignore[arg-type]
+
+
 def test_keys_are_per_instance(e1) -> None:
     ring = Ring(keys={("value1", "e1"): e1})
     _refused(

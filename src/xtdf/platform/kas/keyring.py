@@ -40,7 +40,7 @@ class KasKey:
         """Whether this key can unwrap a key access object of ``key_type``."""
         if key_type == "wrapped":
             return self.is_rsa
-        if not isinstance(self.private, ec.EllipticCurvePrivateKey):
+        if key_type != "ec-wrapped" or not isinstance(self.private, ec.EllipticCurvePrivateKey):
             return False
         return curve is None or self.private.curve.name == curve
 

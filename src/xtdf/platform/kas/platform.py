@@ -100,7 +100,7 @@ def methods(platform: Any) -> list[Method]:
     for source in extra:
         try:
             records = import_extra_keys(platform, source)
-        except (XtdfError, OSError) as exc:
+        except (XtdfError, OSError, ValueError) as exc:  # ValueError: not JSON
             raise FormatError(f"extra keys {source}: {exc}") from None
         log.info("imported %d legacy key(s) from %s", len(records), source)
     if platform.config.platform_dir is not None:
