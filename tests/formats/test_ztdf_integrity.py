@@ -170,8 +170,11 @@ def test_policy_binding_that_does_not_match() -> None:
         with pytest.raises(PolicyBindingError) as exc:
             keywrap.verify_policy_binding(KEY, policy, binding)
         assert str(exc.value) == altered
-    with pytest.raises(PolicyBindingError, match=r"^policy binding hash is not valid base64: "):
+    with pytest.raises(PolicyBindingError) as exc:
         keywrap.verify_policy_binding(KEY, policy, "%%%")
+    assert str(exc.value) == (
+        "policy binding hash is not valid base64: policyBinding hash is not valid base64"
+    )
 
 
 def test_a_policy_round_trips_through_its_compact_base64_form() -> None:

@@ -80,8 +80,12 @@ def test_in_contains_compares_text() -> None:
     assert not condition_holds(cond(".verified", CONTAINS, "True"), flat)
     assert condition_holds(cond(".verified", CONTAINS, "ru"), flat)
     assert not condition_holds(cond(".missing", CONTAINS, ""), flat)
+    assert not condition_holds(cond(".verified", CONTAINS, "Xtrue"), flat)  # exactly "true"
+    assert not condition_holds(cond(".verified", CONTAINS, "trueX"), flat)
     false_flat = flatten({"v": False})
     assert condition_holds(cond(".v", CONTAINS, "false"), false_flat)
+    assert not condition_holds(cond(".v", CONTAINS, "Xfalse"), false_flat)
+    assert not condition_holds(cond(".v", CONTAINS, "falseX"), false_flat)
 
 
 def test_an_unknown_operator_is_an_error_not_a_decision() -> None:

@@ -141,3 +141,18 @@ def test_upstreams_chain_rules(call) -> None:
     assert _decide(call, [both], data) == [("s", "r", DENY, TRANSMIT)]
     only_env = az.EntityChain(id="o", entities=[bob(category=env)])
     assert _decide(call, [only_env], data) == [("o", "r", PERMIT, TRANSMIT)]
+
+
+def test_the_platform_serves_both_versions_on_its_own_policy(tmp_path: Path) -> None:
+    from xtdf.platform import authz
+
+    db = Database(tmp_path / "xtdf.db")
+    store = PolicyStore(db)
+    ns = store.create_namespace("example.com")
+    store.create_attribute(ns.id, "level", HIERARCHY, ["hi", "mid", "lo"])
+    store.create_subject_mapping(fqn("mid"), [DECRYPT], new_condition_set=_sets("alice"))
+    methods = {m.path: m for m in authz.methods(SimpleNamespace(db=db))}
+    v1 = methods["/authorization.AuthorizationService/GetEntitlements"]
+    assert "/authorization.v2.AuthorizationService/GetDecision" in methods
+    resp = v1.handler(az.GetEntitlementsRequest(entities=[alice()]), CallContext(headers={}))
+    assert list(resp.entitlements[0].attribute_value_fqns) == [fqn("mid")]

@@ -167,36 +167,83 @@ def test_entitlements(platform: SimpleNamespace) -> None:
     }
 
 
+READ = {"name": "read"}
+
+
 @pytest.mark.parametrize(
-    ("body", "mention"),
+    ("body", "code", "message"),
     [
-        ({"entityIdentifier": {}, "action": {"name": "read"}}, "entity_identifier"),
-        ({"entityIdentifier": chain("alice"), "action": {}}, "action"),
+        (
+            {"entityIdentifier": {}, "action": READ},
+            "invalid_argument",
+            "entity_identifier: required",
+        ),
+        (
+            {"entityIdentifier": {"withRequestToken": False}, "action": READ},
+            "invalid_argument",
+            "entity_identifier: required",
+        ),
+        (
+            {"entityIdentifier": chain("alice"), "action": {}},
+            "invalid_argument",
+            "action: a name (e.g. read) is required",
+        ),
         (
             {
                 "entityIdentifier": chain("alice"),
-                "action": {"name": "read"},
+                "action": READ,
                 "resource": {"registeredResourceValueFqn": "https://x/y"},
             },
-            "resource",
+            "invalid_argument",
+            "resource: only attribute_values resources are supported",
         ),
         (
             {
-                "entityIdentifier": {"registeredResourceValueFqn": "https://x"},
-                "action": {"name": "read"},
+                "entityIdentifier": chain("alice"),
+                "action": READ,
+                "resource": {"attributeValues": {"fqns": []}},
             },
-            "registered",
+            "invalid_argument",
+            "resource.attribute_values.fqns: required",
         ),
         (
-            {"entityIdentifier": {"token": {"jwt": "x"}}, "action": {"name": "read"}},
-            "authenticator",
+            {"entityIdentifier": {"registeredResourceValueFqn": "https://x"}, "action": READ},
+            "invalid_argument",
+            "entity_identifier: registered resources are not supported",
+        ),
+        (
+            {"entityIdentifier": {"token": {"jwt": "x"}}, "action": READ},
+            "unimplemented",
+            "token entities need the platform's authenticator",
+        ),
+        (
+            {"entityIdentifier": {"entityChain": {"entities": [{}]}}, "action": READ},
+            "invalid_argument",
+            "entity.entity_type: none is not supported",
         ),
     ],
 )
-def test_refusals_name_the_field(platform: SimpleNamespace, body: dict, mention: str) -> None:
+def test_refusals_name_the_field(
+    platform: SimpleNamespace, body: dict, code: str, message: str
+) -> None:
     with pytest.raises(RpcError) as exc:
         call(platform, "GetDecision", body)
-    assert mention in exc.value.message
+    assert (exc.value.code, exc.value.message) == (code, message)
+
+
+def test_entity_ids_and_the_request_token(platform: SimpleNamespace) -> None:
+    """Each entity answers under its ephemeral id, or its place; a token entity under
+    its id or "token"; the caller's own token as "request-token"."""
+    body = {"entityIdentifier": {"entityChain": {"entities": [{"clientId": "alice"}]}}}
+    out = call(platform, "GetEntitlements", body)
+    assert out["entitlements"][0]["ephemeralId"] == "entity-0"
+    mine = {"entityIdentifier": {"withRequestToken": True}}
+    out = call(platform, "GetEntitlements", mine, claims={"client_id": "alice"})
+    assert out["entitlements"][0]["ephemeralId"] == "request-token"
+    assert fqn("mid") in out["entitlements"][0]["actionsPerAttributeValueFqn"]
+    with pytest.raises(RpcError) as exc:
+        call(platform, "GetEntitlements", mine)  # no token on the call
+    assert exc.value.code == "unauthenticated"
 
 
 def test_token_entities_over_the_wire(local_platform: Any) -> None:

@@ -314,3 +314,15 @@ def test_htu_matching() -> None:
     assert not htu_matches("http:/x", ["http://h/x"], strict=False)  # no host
     assert not htu_matches("http://[::1/x", ["http://[::1]/x"], strict=False)
     assert not htu_matches("ftp://h/x", ["ftp://h/x"], strict=False)
+
+
+@pytest.mark.parametrize("alg", dpop.ALGORITHMS)
+def test_every_allowed_algorithm_verifies(alg: str) -> None:
+    """Not only the ones joserfc recommends by default: the proof's own registry allows
+    all nine (RSA PKCS#1 and PSS, ECDSA on each curve), as upstream does."""
+    if alg.startswith("ES"):
+        key: Any = ECKey.generate_key({"256": "P-256", "384": "P-384", "512": "P-521"}[alg[2:]])
+    else:
+        key = RSAKey.generate_key(2048)
+    proof = dpop_proof(key, "POST", URL, header={"alg": alg}, iat=NOW)
+    assert _verify(proof).jkt == key.thumbprint()

@@ -339,3 +339,89 @@ def test_small_rewraps_run_inline() -> None:
     limit = svc.INLINE_TOKEN_BYTES
     assert KasService.small_rewrap(pb.RewrapRequest(signed_request_token="x" * limit))
     assert not KasService.small_rewrap(pb.RewrapRequest(signed_request_token="x" * (limit + 1)))
+
+
+def _two_policies(keys, first: str, second: str, pem: str, first_kid: str = "r1") -> str:
+    def request(pid: str, policy: str, kid: str) -> dict:
+        kao = _kao(keys["r1"], policy=policy, kid=kid)
+        return {
+            "policy": {"id": pid, "body": policy},
+            "keyAccessObjects": [{"keyAccessObjectId": f"{pid}-kao", "keyAccessObject": kao}],
+        }
+
+    return _srt(
+        {
+            "clientPublicKey": pem,
+            "requests": [request("p1", first, first_kid), request("p2", second, "r1")],
+        }
+    )
+
+
+def test_a_later_policy_is_still_decided_after_an_earlier_one_failed(kas, keys, client) -> None:
+    """Each policy is authorized on its own: a first policy with nothing left to decide
+    (its only KAO failed) must not let the next one through undecided."""
+    pem = public_pem(client.public_key())
+    allowed = Policy.create().to_b64()
+    guarded = Policy.create([ATTR]).to_b64()
+    token = _two_policies(keys, allowed, guarded, pem, first_kid="gone")
+    resp = kas.rewrap(pb.RewrapRequest(signed_request_token=token), _ctx({"client_id": "bob"}))
+    assert [(r[0], r[1]) for r in _results(resp)] == [("p1-kao", "fail"), ("p2-kao", "fail")]
+    assert _results(resp)[1][2].endswith("desc = forbidden")
+    assert not any(r.kas_wrapped_key for pr in resp.responses for r in pr.results)
+
+
+def test_a_failing_pdp_on_one_policy_does_not_skip_the_next(kas, keys, client, monkeypatch) -> None:
+    pem = public_pem(client.public_key())
+    other = "https://example.com/attr/level/value/lo"
+    decide = kas.authorizer.decide_entitled
+
+    def flaky(entitled, fqns):
+        if ATTR in fqns:
+            raise RuntimeError("store offline")
+        return decide(entitled, fqns)
+
+    monkeypatch.setattr(kas.authorizer, "decide_entitled", flaky)
+    token = _two_policies(
+        keys, Policy.create([ATTR]).to_b64(), Policy.create([other]).to_b64(), pem
+    )
+    resp = kas.rewrap(pb.RewrapRequest(signed_request_token=token), _ctx({"client_id": "bob"}))
+    got = _results(resp)
+    assert got[0][2].endswith("desc = internal: access evaluation failed")
+    assert got[1][1] == "fail" and got[1][2].endswith("desc = forbidden")  # still decided
+    assert not any(r.kas_wrapped_key for pr in resp.responses for r in pr.results)
+
+
+def test_audit_names_the_instance_and_the_policy_as_written(kas, keys, client) -> None:
+    pem = public_pem(client.public_key())
+    with pytest.raises(RpcError):
+        kas.rewrap(
+            pb.RewrapRequest(signed_request_token="x.y"),
+            CallContext(headers={}, claims=CLAIMS, instance="km1"),
+        )
+    assert kas.audit.records()[-1]["kas"] == "km1"
+    odd = base64.b64encode(json.dumps({"uuid": 5, "body": {}}).encode()).decode()
+    token = _request(odd, [_kao(keys["r1"], policy=odd)], pem)
+    resp = kas.rewrap(pb.RewrapRequest(signed_request_token=token), _ctx())
+    assert _results(resp)[0][1] == "permit"
+    line = kas.audit.records()[-1]
+    assert (line["kas"], line["policy"], line["reason"]) == (
+        "default",
+        "",
+        "no attributes on the data",
+    )
+    listed = base64.b64encode(b"[1]").decode()
+    token = _request(listed, [_kao(keys["r1"], policy=listed)], pem)
+    kas.rewrap(pb.RewrapRequest(signed_request_token=token), _ctx())
+    assert kas.audit.records()[-1]["reason"] == (
+        "policy body is not base64 JSON: policy is not a JSON object"
+    )
+    spaced = Policy.create().to_b64() + "!"  # a stray character is no base64
+    token = _request(spaced, [_kao(keys["r1"], policy=spaced)], pem)
+    resp = kas.rewrap(pb.RewrapRequest(signed_request_token=token), _ctx())
+    assert _results(resp)[0][2].endswith("desc = bad request")
+    assert kas.audit.records()[-1]["reason"].startswith("policy body is not base64 JSON: ")
+
+
+def test_a_jwk_public_key_is_compact_json(kas) -> None:
+    value = kas.public_key(pb.PublicKeyRequest(algorithm="ec:secp256r1", fmt="jwk"), _ctx(None))
+    assert " " not in value.public_key and json.loads(value.public_key)["crv"] == "P-256"

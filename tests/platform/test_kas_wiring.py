@@ -87,7 +87,14 @@ def test_extra_keys_are_legacy_in_every_instance_or_only_those_named(tmp_path) -
     assert "only-default" not in {r.kid for r in store.keys("value1")}
     # the running KAS forgets the keys it parsed, so it finds the new ones
     service = kas_platform.service_for(platform)
-    assert service.keyring.private_key("default", "only-default") is not None
+    found = service.keyring.private_key("default", "only-default")
+    assert found is not None and (found.kid, found.alg, found.legacy) == (
+        "only-default",
+        "rsa:2048",
+        False,
+    )
+    legacy = service.keyring.private_key("value1", "upstream-r9")
+    assert legacy is not None and legacy.legacy and legacy.alg == "rsa:2048"
 
 
 def test_extra_keys_from_the_config_and_the_environment(tmp_path, monkeypatch) -> None:
@@ -112,7 +119,7 @@ def test_unreadable_extra_keys_name_the_file(tmp_path, monkeypatch) -> None:
 
 
 def test_certificates_go_where_upstream_reads_them(tmp_path) -> None:
-    out = tmp_path / "platform-dir"
+    out = tmp_path / "not" / "yet" / "platform-dir"  # made, parents and all
     platform = _platform(tmp_path, platform_dir=out)
     kas_platform.methods(platform)
     assert sorted(p.name for p in out.iterdir()) == ["kas-cert.pem", "kas-ec-cert.pem"]

@@ -51,7 +51,7 @@ class Policy(JsonModel):
             data_attributes=[AttributeObject(attribute=a) for a in attributes],
             dissem=list(dissem),
         )
-        return cls(uuid=str(_uuid.uuid4()), body=body)
+        return cls(body=body)  # the uuid field's factory gives each a fresh one
 
     @property
     def attributes(self) -> list[str]:

@@ -289,7 +289,7 @@ class KasService:
                 else:
                     permit, reason = True, "no attributes on the data"
             except Exception as exc:  # the PDP failing must deny, never release
-                permit, reason = False, f"access evaluation failed: {exc}"
+                reason = f"access evaluation failed: {exc}"
                 for o in live:
                     o.failure = KaoFailure("internal", "internal: access evaluation failed", reason)
                 continue
