@@ -68,6 +68,19 @@ def dpop_proof(
     return jwt.encode(head, body, key, algorithms=[head["alg"]])
 
 
+def client_id_sets(client: str) -> list[Any]:
+    """A subject condition set that holds for the token whose ``clientId`` is ``client``."""
+    from xtdf._proto.policy import objects_pb2 as po
+
+    cond = po.Condition(
+        subject_external_selector_value=".clientId",
+        operator=po.SUBJECT_MAPPING_OPERATOR_ENUM_IN,
+        subject_external_values=[client],
+    )
+    group = po.ConditionGroup(conditions=[cond], boolean_operator=po.CONDITION_BOOLEAN_TYPE_ENUM_OR)
+    return [po.SubjectSet(condition_groups=[group])]
+
+
 @dataclass
 class LocalPlatform:
     server: PlatformServer

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.platform.conftest import client_id_sets
 from xtdf._proto.authorization import authorization_pb2 as az
 from xtdf._proto.policy import objects_pb2 as po
 from xtdf.platform.authz import service
@@ -26,23 +27,19 @@ def fqn(v: str) -> str:
     return f"https://example.com/attr/level/value/{v}"
 
 
-def _sets(client: str) -> list[po.SubjectSet]:
-    cond = po.Condition(
-        subject_external_selector_value=".clientId",
-        operator=po.SUBJECT_MAPPING_OPERATOR_ENUM_IN,
-        subject_external_values=[client],
-    )
-    group = po.ConditionGroup(conditions=[cond], boolean_operator=po.CONDITION_BOOLEAN_TYPE_ENUM_OR)
-    return [po.SubjectSet(condition_groups=[group])]
-
-
-@pytest.fixture
-def call(tmp_path: Path):
+def _policy(tmp_path: Path) -> Database:
+    """A hierarchy hi > mid > lo; alice may decrypt at mid."""
     db = Database(tmp_path / "xtdf.db")
     store = PolicyStore(db)
     ns = store.create_namespace("example.com")
     store.create_attribute(ns.id, "level", HIERARCHY, ["hi", "mid", "lo"])
-    store.create_subject_mapping(fqn("mid"), [DECRYPT], new_condition_set=_sets("alice"))
+    store.create_subject_mapping(fqn("mid"), [DECRYPT], new_condition_set=client_id_sets("alice"))
+    return db
+
+
+@pytest.fixture
+def call(tmp_path: Path):
+    db = _policy(tmp_path)
     methods = {m.name: m for m in service.methods(SimpleNamespace(db=db))}
     assert all(m.service == "authorization.AuthorizationService" for m in methods.values())
 
@@ -146,12 +143,7 @@ def test_upstreams_chain_rules(call) -> None:
 def test_the_platform_serves_both_versions_on_its_own_policy(tmp_path: Path) -> None:
     from xtdf.platform import authz
 
-    db = Database(tmp_path / "xtdf.db")
-    store = PolicyStore(db)
-    ns = store.create_namespace("example.com")
-    store.create_attribute(ns.id, "level", HIERARCHY, ["hi", "mid", "lo"])
-    store.create_subject_mapping(fqn("mid"), [DECRYPT], new_condition_set=_sets("alice"))
-    methods = {m.path: m for m in authz.methods(SimpleNamespace(db=db))}
+    methods = {m.path: m for m in authz.methods(SimpleNamespace(db=_policy(tmp_path)))}
     v1 = methods["/authorization.AuthorizationService/GetEntitlements"]
     assert "/authorization.v2.AuthorizationService/GetDecision" in methods
     resp = v1.handler(az.GetEntitlementsRequest(entities=[alice()]), CallContext(headers={}))

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from google.protobuf import json_format
 
+from tests.platform.conftest import client_id_sets
 from xtdf._proto.policy import objects_pb2 as po
 from xtdf.platform import authz
 from xtdf.platform.admin import PolicyAdmin, condition_set
@@ -39,16 +40,6 @@ def test_action_names_follow_upstreams_migration(action: po.Action, name: str) -
     assert action_name(action) == name
 
 
-def _sets(client: str) -> list[po.SubjectSet]:
-    cond = po.Condition(
-        subject_external_selector_value=".clientId",
-        operator=po.SUBJECT_MAPPING_OPERATOR_ENUM_IN,
-        subject_external_values=[client],
-    )
-    group = po.ConditionGroup(conditions=[cond], boolean_operator=po.CONDITION_BOOLEAN_TYPE_ENUM_OR)
-    return [po.SubjectSet(condition_groups=[group])]
-
-
 @pytest.fixture
 def platform(tmp_path: Path) -> SimpleNamespace:
     db = Database(tmp_path / "xtdf.db")
@@ -57,8 +48,8 @@ def platform(tmp_path: Path) -> SimpleNamespace:
     store.create_attribute(ns.id, "level", HIERARCHY, ["hi", "mid", "lo"])
     base = "https://example.com/attr/level/value/"
     # alice may decrypt at mid (and so below); bob may only create (transmit) at hi
-    store.create_subject_mapping(base + "mid", [DECRYPT], new_condition_set=_sets("alice"))
-    store.create_subject_mapping(base + "hi", [TRANSMIT], new_condition_set=_sets("bob"))
+    store.create_subject_mapping(base + "mid", [DECRYPT], new_condition_set=client_id_sets("alice"))
+    store.create_subject_mapping(base + "hi", [TRANSMIT], new_condition_set=client_id_sets("bob"))
     return SimpleNamespace(db=db)
 
 

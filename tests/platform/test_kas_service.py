@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from tests.platform.conftest import client_id_sets
 from tests.platform.test_kas_nano import Ring, _ec, _rsa
 from xtdf._proto.kas import kas_pb2 as pb
 from xtdf._proto.policy import objects_pb2 as po
@@ -36,16 +37,6 @@ SHARE = bytes(range(32))
 CLAIMS = {"client_id": "alice", "sub": "a"}
 
 
-def _sets(client: str) -> list[po.SubjectSet]:
-    cond = po.Condition(
-        subject_external_selector_value=".clientId",
-        operator=po.SUBJECT_MAPPING_OPERATOR_ENUM_IN,
-        subject_external_values=[client],
-    )
-    group = po.ConditionGroup(conditions=[cond], boolean_operator=po.CONDITION_BOOLEAN_TYPE_ENUM_OR)
-    return [po.SubjectSet(condition_groups=[group])]
-
-
 @pytest.fixture(scope="module")
 def keys() -> dict[str, Any]:
     return {"r1": _rsa("r1"), "e1": _ec("e1")}
@@ -58,10 +49,10 @@ def kas(tmp_path: Path, keys) -> KasService:
     ns = store.create_namespace("example.com")
     store.create_attribute(ns.id, "level", po.ATTRIBUTE_RULE_TYPE_ENUM_ANY_OF, ["hi", "lo"])
     read = po.Action(standard=po.Action.STANDARD_ACTION_DECRYPT)
-    store.create_subject_mapping(ATTR, [read], new_condition_set=_sets("alice"))
+    store.create_subject_mapping(ATTR, [read], new_condition_set=client_id_sets("alice"))
     # carol may only create: the KAS asks for read
     create = po.Action(standard=po.Action.STANDARD_ACTION_TRANSMIT)
-    store.create_subject_mapping(ATTR, [create], new_condition_set=_sets("carol"))
+    store.create_subject_mapping(ATTR, [create], new_condition_set=client_id_sets("carol"))
     ring = Ring(
         keys={("default", "r1"): keys["r1"], ("default", "e1"): keys["e1"]},
         active={("default", "rsa:2048"): keys["r1"], ("default", "ec:secp256r1"): keys["e1"]},
