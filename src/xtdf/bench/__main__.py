@@ -20,6 +20,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,18 +36,26 @@ QUICK_MATRIX = ("test_tdfs.py", "-k", "roundtrip", "--sdks=py", "--containers=zt
 
 #: ``--matrix-workers``: the cold runs of the matrix section (the last one also warm and
 #: without the cache, and the worker count of the Go platform's run)
-MATRIX_WORKERS = ["0", "2", "4", "auto"]
+MATRIX_WORKERS = ("0", "2", "4", "auto")
 
 
-def _matrix(quick: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Options:
+    """What every section is run with: ``quick`` shrinks it to a smoke run."""
+
+    quick: bool = False
+    matrix_workers: tuple[str, ...] = MATRIX_WORKERS
+
+
+def _matrix(opts: Options) -> dict[str, Any]:
     from xtdf.bench import matrix
 
-    if quick:
+    if opts.quick:
         return matrix.run(["0", "2"], pytest_args=QUICK_MATRIX, log=_say)
-    return matrix.run(MATRIX_WORKERS, log=_say)
+    return matrix.run(list(opts.matrix_workers), log=_say)
 
 
-def _matrix_go(quick: bool) -> dict[str, Any]:
+def _matrix_go(opts: Options) -> dict[str, Any]:
     """The whole matrix cold against OpenTDF's Go platform, at the last worker count of the
     ``matrix`` section, so the two cold walls come from one sitting; a note when not built."""
     from xtdf.bench import matrix
@@ -56,30 +65,32 @@ def _matrix_go(quick: bool) -> dict[str, Any]:
         Installation.find()
     except XtdfError as exc:
         return {"skipped": str(exc)}
-    if quick:
+    if opts.quick:
         return matrix.run(
             ["2"], warm=False, no_cache=False, pytest_args=QUICK_MATRIX, log=_say, impl="go"
         )
-    return matrix.run(MATRIX_WORKERS[-1:], warm=False, no_cache=False, log=_say, impl="go")
+    return matrix.run(
+        list(opts.matrix_workers[-1:]), warm=False, no_cache=False, log=_say, impl="go"
+    )
 
 
-def _cli(quick: bool) -> dict[str, Any]:
+def _cli(opts: Options) -> dict[str, Any]:
     from xtdf.bench import cli
 
-    if quick:
+    if opts.quick:
         return cli.run(repeat=2, sdks=["py"])
     return cli.run(repeat=15)
 
 
-def _kas(quick: bool) -> dict[str, Any]:
+def _kas(opts: Options) -> dict[str, Any]:
     from xtdf.bench import kas
 
-    if quick:
+    if opts.quick:
         return kas.run(clients=[1, 2], requests=40)
     return kas.run(clients=[1, 8, 32])
 
 
-def _kas_go(quick: bool) -> dict[str, Any]:
+def _kas_go(opts: Options) -> dict[str, Any]:
     """The same rewrap load against OpenTDF's Go platform (``make platform-go``), right
     after ours, so the two figures come from one sitting; a note when it is not built."""
     from xtdf.bench import kas
@@ -89,20 +100,20 @@ def _kas_go(quick: bool) -> dict[str, Any]:
         Installation.find()
     except XtdfError as exc:
         return {"skipped": str(exc)}
-    if quick:
+    if opts.quick:
         return kas.run(clients=[1, 2], requests=40, impl="go")
     return kas.run(clients=[1, 8, 32], impl="go")
 
 
-def _formats(quick: bool) -> dict[str, Any]:
+def _formats(opts: Options) -> dict[str, Any]:
     from xtdf.bench import formats
     from xtdf.formats.ztdf import DEFAULT_SEGMENT_SIZE
 
-    size = 4 * formats.MIB if quick else formats.DEFAULT_SIZE_MIB * formats.MIB
-    return formats.run_placements(size, DEFAULT_SEGMENT_SIZE, repeat=1 if quick else 3)
+    size = 4 * formats.MIB if opts.quick else formats.DEFAULT_SIZE_MIB * formats.MIB
+    return formats.run_placements(size, DEFAULT_SEGMENT_SIZE, repeat=1 if opts.quick else 3)
 
 
-RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
+RUNNERS: dict[str, Callable[[Options], dict[str, Any]]] = {
     "matrix": _matrix,
     "matrix-go": _matrix_go,
     "cli": _cli,
@@ -149,10 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         "warm, without the cache, and on the Go platform",
     )
     args = p.parse_args(argv)
-    workers = [w.strip() for w in args.matrix_workers.split(",") if w.strip()]
-    if not workers or any(not (w.isdigit() or w in ("auto", "logical")) for w in workers):
-        p.error(f"--matrix-workers: expected -n values (whole numbers, auto), got {workers}")
-    MATRIX_WORKERS[:] = workers
+    from xtdf.bench.matrix import parse_workers
+
+    try:
+        opts = Options(args.quick, tuple(parse_workers(args.matrix_workers)))
+    except ValueError as exc:
+        p.error(f"--matrix-workers: {exc}")
     if args.render:
         return _render(args.render, args.out)
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -170,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"section {name}")
         start = time.perf_counter()
         try:
-            results[name] = RUNNERS[name](args.quick)
+            results[name] = RUNNERS[name](opts)
         except (RuntimeError, ValueError, XtdfError, PlatformUnavailable) as exc:
             _say(f"section {name} failed, nothing written: {exc}")
             return 1

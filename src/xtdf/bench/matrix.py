@@ -45,11 +45,7 @@ def _platform_pid(state_dir: Path, impl: str) -> int | None:
     if impl == "go":
         from xtdf.harness import go_platform
 
-        run = platform_env.go_state_dir(state_dir) / go_platform.RUN_FILE
-        try:
-            return int(json.loads(run.read_text())["pids"]["platform"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        return go_platform.server_pids(platform_env.go_state_dir(state_dir)).get("platform")
     from xtdf.platform import lifecycle
 
     return lifecycle.status(state_dir).pid
@@ -227,6 +223,15 @@ def table(result: dict[str, Any]) -> str:
     return head + "\n".join(rows) + "\n"
 
 
+def parse_workers(text: str) -> list[str]:
+    """Comma-separated ``-n`` values; ValueError names the ones that are not."""
+    workers = [w.strip() for w in text.split(",") if w.strip()]
+    bad = [w for w in workers if not (w.isdigit() or w in ("auto", "logical"))]
+    if not workers or bad:
+        raise ValueError(f"expected -n values (whole numbers, auto, logical), got {bad or '[]'}")
+    return workers
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m xtdf.bench.matrix", description=__doc__)
     p.add_argument("--workers", default="0,2,4,auto", help="comma-separated -n values")
@@ -236,10 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = p.parse_args(argv)
-    workers = [w.strip() for w in args.workers.split(",") if w.strip()]
-    bad = [w for w in workers if not (w.isdigit() or w in ("auto", "logical"))]
-    if not workers or bad:
-        p.error(f"--workers: expected -n values (whole numbers, auto, logical), got {bad or '[]'}")
+    try:
+        workers = parse_workers(args.workers)
+    except ValueError as exc:
+        p.error(f"--workers: {exc}")
     try:
         result = run(
             workers,

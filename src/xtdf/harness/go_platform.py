@@ -27,6 +27,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from xtdf.atomicfile import atomic_write
 from xtdf.errors import PlatformError
@@ -467,18 +468,33 @@ def _terminate(pids: list[int], timeout_s: float = 15.0) -> None:
             os.killpg(pid, signal.SIGKILL)
 
 
+def _run_record(state_dir: Path) -> dict[str, Any]:
+    """What the last start recorded in ``state_dir`` (pids, URLs, PostgreSQL), or {}."""
+    try:
+        data = json.loads((state_dir / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _pids(record: dict[str, Any]) -> dict[str, int]:
+    return {name: int(pid) for name, pid in (record.get("pids") or {}).items()}
+
+
+def server_pids(state_dir: Path) -> dict[str, int]:
+    """The recorded Go servers' processes by name (``platform``, ``kas-<name>``)."""
+    return _pids(_run_record(state_dir))
+
+
 def status(state_dir: Path) -> dict[str, str] | None:
     """The URLs of the stack running from ``state_dir``, or None.
 
     Running means started to the end (URLs recorded) with every Go server's process alive:
     judged by the processes, not by ``/healthz``, which a loaded machine can answer late
     (a second start on a slow answer would stop the running stack under its users)."""
-    try:
-        data = json.loads((state_dir / RUN_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    urls = data.get("urls") or {}
-    pids = [int(p) for p in (data.get("pids") or {}).values()]
+    record = _run_record(state_dir)
+    urls = record.get("urls") or {}
+    pids = list(_pids(record).values())
     if not urls.get("platform") or not pids or any(_gone(p) for p in pids):
         return None
     return urls
@@ -491,16 +507,13 @@ def stop(state_dir: Path) -> bool:
 
     state_dir = state_dir.resolve()
     run = state_dir / RUN_FILE
-    try:
-        data = json.loads(run.read_text())
-    except (OSError, ValueError):
-        data = None
+    data = _run_record(state_dir)
     errors: list[str] = []
     if data:
-        _terminate([int(pid) for pid in (data.get("pids") or {}).values()])
+        _terminate(list(_pids(data).values()))
     with contextlib.suppress(PlatformError):
         lifecycle.stop(state_dir / "idp")
-    pg = (data or {}).get("postgres")
+    pg = data.get("postgres")
     if pg:
         try:
             Postgres(Path(pg["bin"]), Path(pg["data"]), int(pg["port"])).stop()
@@ -509,4 +522,4 @@ def stop(state_dir: Path) -> bool:
     run.unlink(missing_ok=True)
     if errors:
         raise PlatformError(errors[0])
-    return data is not None
+    return bool(data)

@@ -17,7 +17,7 @@ from xtdf.platform.authz.engine import Authorizer
 from xtdf.platform.kas.audit import AUDIT_FILE, AuditLog
 from xtdf.platform.kas.keyring import StoreKeyRing
 from xtdf.platform.kas.service import KasService
-from xtdf.platform.policy.keys import KeyRecord, KeyStore
+from xtdf.platform.policy.keys import KeyRecord, KeyStore, load_extra_keys
 from xtdf.platform.rpc import Method
 
 log = logging.getLogger("xtdf.platform.kas")
@@ -43,11 +43,7 @@ def import_extra_keys(
     """Import upstream's ``extra-keys.json`` (``[{kid, alg, privateKey, cert}]``) into each
     KAS instance (or those in ``only``); kids an instance already has are left alone."""
     store = KeyStore.for_platform(platform)
-    if not isinstance(source, list):
-        import json
-
-        source = json.loads(Path(source).read_text())
-    assert isinstance(source, list)
+    source = load_extra_keys(source)
     out = []
     for name in only or instances(platform):
         store.ensure_kas(name, platform.config.kas_url(name))
@@ -100,7 +96,7 @@ def methods(platform: Any) -> list[Method]:
     for source in extra:
         try:
             records = import_extra_keys(platform, source)
-        except (XtdfError, OSError, ValueError) as exc:  # ValueError: not JSON
+        except (XtdfError, OSError) as exc:
             raise FormatError(f"extra keys {source}: {exc}") from None
         log.info("imported %d legacy key(s) from %s", len(records), source)
     if platform.config.platform_dir is not None:

@@ -157,6 +157,19 @@ def generate_private(alg: str) -> PrivateKey:
     return ec_crypto.generate(param)
 
 
+def load_extra_keys(source: str | Path | list[Any]) -> list[Any]:
+    """The entries of an ``extra-keys.json`` (a path, or the list itself); FormatError when
+    the file is not a JSON array (OSError when it cannot be read)."""
+    if not isinstance(source, list):
+        try:
+            source = json.loads(Path(source).read_text())
+        except json.JSONDecodeError as exc:
+            raise FormatError(f"not JSON: {exc}") from exc
+    if not isinstance(source, list):
+        raise FormatError("extra keys: expected a JSON array")
+    return source
+
+
 class KeyStore:
     """Create, import and look up KAS keys; the private halves only ever leave wrapped."""
 
@@ -268,13 +281,7 @@ class KeyStore:
         legacy: bool = False,
     ) -> list[KeyRecord]:
         """Import upstream's ``extra-keys.json`` (``kid``, ``alg``, ``privateKey``, ``cert``)."""
-        if not isinstance(entries, list):
-            try:
-                entries = json.loads(Path(entries).read_text())
-            except json.JSONDecodeError as exc:
-                raise FormatError(f"{entries}: not JSON: {exc}") from exc
-        if not isinstance(entries, list):
-            raise FormatError("extra keys: expected a JSON array")
+        entries = load_extra_keys(entries)
         out = []
         for i, entry in enumerate(entries):
             missing = [f for f in ("kid", "alg", "privateKey") if not entry.get(f)]
