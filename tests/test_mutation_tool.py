@@ -133,3 +133,38 @@ def test_a_group_resumes_only_while_nothing_but_its_modules_changed(tmp_path: Pa
     (dest / "mutants").mkdir()
     dest, kept = tool._scratch(other_tests, tmp_path, fresh=True)
     assert not kept and not (dest / "mutants").exists()
+
+
+def test_only_what_a_verdict_reads_decides_whether_a_group_resumes() -> None:
+    group = tool.Group("nano", ("src/xtdf/formats/nano/binding.py",), ("tests/formats",), 1)
+    files = [
+        Path(p)
+        for p in (
+            "src/xtdf/formats/nano/header.py",
+            "tests/formats/test_nano_tamper.py",
+            "tests/formats/sub/test_deeper.py",
+            "tests/conftest.py",
+            "tests/platform/helpers.py",
+            "tests/platform/test_dpop.py",
+            "sdk/py/cli.sh",
+            "pyproject.toml",
+            "docs/testing.md",
+            "README.md",
+            "bench/results.md",
+            "tools/mutation_equivalent.toml",
+        )
+    ]
+    assert tool.verdict_inputs(group, files) == sorted(
+        Path(p)
+        for p in (
+            "src/xtdf/formats/nano/header.py",
+            "tests/formats/test_nano_tamper.py",
+            "tests/formats/sub/test_deeper.py",
+            "tests/conftest.py",
+            "tests/platform/helpers.py",
+            "sdk/py/cli.sh",
+            "pyproject.toml",
+        )
+    )
+    one_module = tool.Group("nano", group.mutate, ("tests/formats/test_nano_tamper.py",), 1)
+    assert Path("tests/formats/sub/test_deeper.py") not in tool.verdict_inputs(one_module, files)

@@ -170,15 +170,38 @@ def tally(results: dict[str, str], equivalent: dict[str, str]) -> dict[str, Coun
     return per
 
 
+#: top-level folders no test of a group reads: writing the table into docs/testing.md must
+#: not make the next run start over (it did, so no run ever resumed)
+_NOT_READ = ("docs", "bench", "tools", ".ci", ".github")
+
+
+def verdict_inputs(group: Group, files: list[Path]) -> list[Path]:
+    """Of the tree's files (relative paths), those a verdict of ``group`` can depend on:
+    the sources, the group's own test modules and every test helper or conftest, the SDK
+    adapters and the project configuration; not the prose, the benchmarks' output, the
+    tools, nor another group's test modules (mutmut never runs those here)."""
+    own = [Path(t) for t in group.tests]
+
+    def read(rel: Path) -> bool:
+        if rel.suffix == ".md" or rel.parts[0] in _NOT_READ:
+            return False
+        if rel.parts[0] == "tests" and rel.name.startswith("test_"):
+            return any(rel == t or t in rel.parents for t in own)
+        return True
+
+    return sorted(rel for rel in files if read(rel))
+
+
 def _scratch(group: Group, work: Path, fresh: bool) -> tuple[Path, bool]:
     """A copy of the tree as git sees it (tracked and untracked files, not the ignored ones)
     plus the generated protobuf modules, with this group's mutmut configuration; and whether
     the last run's verdicts were kept.
 
-    They are kept (so a run picks up where the budget stopped the last one) only when
-    nothing but the mutated modules changed since: mutmut itself re-tests the functions of
-    those that changed, while a change to a test or to any other module could turn a
-    verdict, so it starts the group afresh."""
+    They are kept (so a run picks up where the budget stopped the last one) only when none
+    of the other files a verdict depends on (``verdict_inputs``) changed since: mutmut
+    itself re-tests the functions of the mutated modules that changed, while a change to
+    one of the group's tests or to any other module could turn a verdict, so it starts the
+    group afresh."""
     dest = work / group.name
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -203,8 +226,9 @@ def _scratch(group: Group, work: Path, fresh: bool) -> tuple[Path, bool]:
     }
     mutated = {p for pattern in group.mutate for p in ROOT.glob(pattern)}
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
-    for f in sorted(set(files) - mutated):
-        digest.update(f"{f.relative_to(ROOT)}\0".encode() + hashlib.sha256(f.read_bytes()).digest())
+    inputs = verdict_inputs(group, [f.relative_to(ROOT) for f in set(files) - mutated])
+    for rel in inputs:
+        digest.update(f"{rel}\0".encode() + hashlib.sha256((ROOT / rel).read_bytes()).digest())
     stamp = dest / ".xtdf-mutation-inputs"
     kept = not fresh and stamp.is_file() and stamp.read_text() == digest.hexdigest()
     if kept:
