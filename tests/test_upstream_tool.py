@@ -124,3 +124,25 @@ def test_junit_tally_and_causes(tmp_path: Path) -> None:
     assert "| test_tdfs.py | 5 | 1 | 2 | 1 | 1 |" in tool.table([res])
     missing = tool.read_junit("test_x.py", tmp_path / "none.xml")
     assert missing.collected == 0 and "did not get to run" in next(iter(missing.causes))
+
+
+def test_only_test_abac_gets_the_additional_kases(tmp_path: Path) -> None:
+    """Upstream's CI starts alpha..delta and km1/km2 just before test_abac.py; earlier
+    modules see the platform's own KAS alone (test_tdfs.py's malicious-KAO case needs
+    nothing at 8585)."""
+    args = tool.argparse.Namespace(
+        xtest=tmp_path / "xtest",
+        venv_python=tmp_path / "py",
+        pytest_args=[],
+        netns=True,
+        fresh=True,
+    )
+    for module in ("test_tdfs.py", "test_policytypes.py", "test_legacy.py", "test_nano.py"):
+        start = next(
+            line
+            for line in tool.module_script(args, module, tmp_path).splitlines()
+            if " platform start " in line
+        )
+        assert start.split().count("--kas") == 1 and "--kas none" in start, module
+    abac = tool.module_script(args, "test_abac.py", tmp_path)
+    assert "--kas" not in abac and " platform start " in abac
