@@ -168,3 +168,38 @@ def test_only_what_a_verdict_reads_decides_whether_a_group_resumes() -> None:
     )
     one_module = tool.Group("nano", group.mutate, ("tests/formats/test_nano_tamper.py",), 1)
     assert Path("tests/formats/sub/test_deeper.py") not in tool.verdict_inputs(one_module, files)
+
+
+def test_keep_killed_forgets_every_other_verdict_and_the_coverage_map(tmp_path: Path) -> None:
+    import json
+
+    mutants = tmp_path / "mutants"
+    meta = mutants / "src" / "m.py.meta"
+    meta.parent.mkdir(parents=True)
+    codes = {"k1": 1, "k3": 3, "survived": 0, "timeout": 36, "no_tests": 33, "unrun": None}
+    meta.write_text(json.dumps({"exit_code_by_key": codes, "hash_by_function_name": {"f": "h"}}))
+    (mutants / "mutmut-stats.json").write_text("{}")
+    assert tool.keep_only_killed(mutants) == 3
+    data = json.loads(meta.read_text())
+    assert data["exit_code_by_key"] == {
+        "k1": 1,
+        "k3": 3,
+        "survived": None,
+        "timeout": None,
+        "no_tests": None,
+        "unrun": None,
+    }
+    assert data["hash_by_function_name"] == {"f": "h"}
+    assert not (mutants / "mutmut-stats.json").exists()
+
+    group = tool.Group("nano", ("src/xtdf/formats/nano/binding.py",), ("tests/formats",), 1)
+    dest, _ = tool._scratch(group, tmp_path / "w", fresh=False)
+    (dest / "mutants").mkdir()
+    (dest / "mutants" / "x.meta").write_text(json.dumps({"exit_code_by_key": {"a": 0, "b": 1}}))
+    other = tool.Group("nano", group.mutate, ("tests/formats/test_nano_tamper.py",), 1)
+    dest, kept = tool._scratch(other, tmp_path / "w", fresh=False, keep_killed=True)
+    assert kept  # the test selection changed, yet the killed verdict stays
+    assert json.loads((dest / "mutants" / "x.meta").read_text())["exit_code_by_key"] == {
+        "a": None,
+        "b": 1,
+    }

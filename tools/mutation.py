@@ -83,6 +83,7 @@ GROUPS = (
             "tests/platform/test_kas_rewrap.py",
             "tests/platform/test_kas_decisions.py",
             "tests/platform/test_kas_limits.py",
+            "tests/platform/test_rpc_catalog.py",
         ),
         6,
     ),
@@ -95,6 +96,7 @@ GROUPS = (
             "tests/platform/test_authz_engine.py",
             "tests/platform/test_authz_entities.py",
             "tests/platform/test_authz_v2.py",
+            "tests/platform/test_rpc_catalog.py",
         ),
         2,
     ),
@@ -125,6 +127,7 @@ GROUPS = (
         ("src/xtdf/harness/cache.py", "src/xtdf/harness/sdks.py"),
         (
             "tests/harness/test_cache_counts.py",
+            "tests/harness/test_cache_accounting.py",
             "tests/harness/test_cache.py",
             "tests/harness/test_cache_edges.py",
             "tests/harness/test_cache_key_options.py",
@@ -192,7 +195,29 @@ def verdict_inputs(group: Group, files: list[Path]) -> list[Path]:
     return sorted(rel for rel in files if read(rel))
 
 
-def _scratch(group: Group, work: Path, fresh: bool) -> tuple[Path, bool]:
+#: mutmut's exit codes of a killed mutant (mutmut.stats.status_by_exit_code)
+KILLED_CODES = (1, 3)
+
+
+def keep_only_killed(mutants: Path) -> int:
+    """Forget every verdict in ``mutants`` but "killed", and the test coverage map, so the
+    next run checks survivors, timeouts and the rest again, with new tests mapped; returns
+    how many verdicts were forgotten. Sound when tests were only added or strengthened: a
+    killed mutant stays killed, while any other verdict could change."""
+    forgotten = 0
+    for meta in sorted(mutants.rglob("*.meta")):
+        data = json.loads(meta.read_text())
+        codes = data.get("exit_code_by_key", {})
+        for name, code in codes.items():
+            if code is not None and code not in KILLED_CODES:
+                codes[name] = None
+                forgotten += 1
+        meta.write_text(json.dumps(data))
+    (mutants / "mutmut-stats.json").unlink(missing_ok=True)
+    return forgotten
+
+
+def _scratch(group: Group, work: Path, fresh: bool, keep_killed: bool = False) -> tuple[Path, bool]:
     """A copy of the tree as git sees it (tracked and untracked files, not the ignored ones)
     plus the generated protobuf modules, with this group's mutmut configuration; and whether
     the last run's verdicts were kept.
@@ -231,6 +256,9 @@ def _scratch(group: Group, work: Path, fresh: bool) -> tuple[Path, bool]:
         digest.update(f"{rel}\0".encode() + hashlib.sha256((ROOT / rel).read_bytes()).digest())
     stamp = dest / ".xtdf-mutation-inputs"
     kept = not fresh and stamp.is_file() and stamp.read_text() == digest.hexdigest()
+    if not kept and keep_killed and not fresh and (dest / "mutants").is_dir():
+        keep_only_killed(dest / "mutants")
+        kept = True
     if kept:
         for child in dest.iterdir():
             if child.name not in ("mutants", stamp.name):
@@ -248,11 +276,16 @@ def _scratch(group: Group, work: Path, fresh: bool) -> tuple[Path, bool]:
 
 
 def run_group(
-    group: Group, work: Path, budget: float, children: int, fresh: bool = False
+    group: Group,
+    work: Path,
+    budget: float,
+    children: int,
+    fresh: bool = False,
+    keep_killed: bool = False,
 ) -> dict[str, object]:
     """mutmut run in the group's scratch copy for at most ``budget`` seconds, then its
     results (read even after a stop: mutmut records each mutant as it finishes)."""
-    scratch, resumed = _scratch(group, work, fresh)
+    scratch, resumed = _scratch(group, work, fresh, keep_killed)
     log = work / f"{group.name}.log"
     start = time.monotonic()
     with open(log, "wb") as fh:
@@ -354,7 +387,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--fresh", action="store_true", help="forget the last run's verdicts (kept otherwise)"
     )
+    p.add_argument(
+        "--keep-killed",
+        action="store_true",
+        help="after tests were only added or strengthened: keep the killed verdicts, check "
+        "the rest again (otherwise any change to a test or another module starts afresh)",
+    )
     args = p.parse_args(argv)
+    if args.keep_killed and args.fresh:
+        p.error("--keep-killed and --fresh contradict each other")
     by_name = {g.name: g for g in GROUPS}
     wanted = [n.strip() for n in args.groups.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in by_name]
@@ -379,7 +420,9 @@ def main(argv: list[str] | None = None) -> int:
         budget = max(left * group.weight / weights, 1.0)
         print(f"[{time.strftime('%H:%M:%S')}] {group.name}: up to {budget:.0f} s", flush=True)
         try:
-            runs[group.name] = run_group(group, args.work, budget, args.children, args.fresh)
+            runs[group.name] = run_group(
+                group, args.work, budget, args.children, args.fresh, args.keep_killed
+            )
         except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
             print(f"tools/mutation.py: group {group.name}: {exc}", file=sys.stderr)
             return 1
@@ -409,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = ", ".join(
         f"{n} {r['seconds']} s"
         + (" (resumed)" if r["resumed"] else "")
+        + (" (killed verdicts kept)" if args.keep_killed and r["resumed"] else "")
         + (" (budget reached)" if r["stopped_at_budget"] else "")
         for n, r in runs.items()
     )

@@ -57,7 +57,7 @@ def test_sigkill_mid_write_never_serves_partial_entry(tmp_path: Path) -> None:
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
     cache = SharedCache(root, run_id="later")
-    assert not cache._valid(entry)
+    assert not entry.exists() and not entry.with_name(entry.name + ".sha256").exists()
     follower = _spawn(root, key, log)
     _out, err = follower.communicate(timeout=60)
     assert follower.returncode == 0, err

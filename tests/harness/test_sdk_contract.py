@@ -254,3 +254,19 @@ def test_discovery_and_selection(tmp_path: Path) -> None:
     assert [str(s) for s in select(found, ["go@main", "py"])] == ["go@main", "py@main"]
     assert select(found, ["java"]) == []
     assert valid_names(found) == ["go", "py", "go@0.21.0", "go@main", "py@main"]
+
+
+def test_a_listed_tree_adds_to_the_dist_directory_and_a_dangling_link_ends_nothing(
+    sdk: SDK, tmp_path: Path
+) -> None:
+    dist = sdk.path.parent
+    src = tmp_path / "source"
+    src.mkdir()
+    (dist / "fingerprint-paths").write_text(f"{src}\n")
+    (dist / "a-gone").symlink_to(tmp_path / "nowhere")  # sorts first, cannot be stat'ed
+    before = sdk.fingerprint()
+    (dist / "b.jar").write_bytes(b"v1")  # the dist directory still counts beside the list
+    after = sdk.fingerprint()
+    assert after != before
+    (dist / "b.jar").write_bytes(b"v22")  # and so does every file after the dangling link
+    assert sdk.fingerprint() != after

@@ -83,6 +83,11 @@ def test_signature_and_form_refusals(auth) -> None:
         ("not.a.jwt", "Invalid header"),  # joserfc's description, not its coded text
         ("abc", "Invalid JSON Web Signature"),
         ("", "Invalid JSON Web Signature"),
+        # not a joserfc error: no description, so the exception's own words
+        (
+            "eyJhbGciOiJSUzI1NiJ9.e30.\udcff",
+            "'utf-8' codec can't encode character '\\udcff' in position 25: surrogates not allowed",
+        ),
     ],
 )
 def test_a_malformed_token_is_named(auth, raw: str, detail: str) -> None:

@@ -250,5 +250,24 @@ def test_decisions(platform: SimpleNamespace, claims: dict, data: list[str], per
 )
 def test_unknown_value_denies_naming_it(platform: SimpleNamespace, unknown: str) -> None:
     decision = decide(platform, ALICE, [fqn("level/value/low"), unknown])
-    assert not decision.permit
-    assert unknown in decision.reason
+    assert decision.permit is False
+    assert decision.reason.startswith(f"unknown attribute value {unknown}: ")
+
+
+def test_reasons_name_each_definition_and_the_first_that_denies(platform: SimpleNamespace) -> None:
+    both = decide(platform, ALICE, [fqn("level/value/low"), fqn("country/value/us")])
+    assert both.reason == (
+        f"{fqn('level')}: HIERARCHY: entitled at or above {fqn('level/value/low')}; "
+        f"{fqn('country')}: ANY_OF: entitled to a value"
+    )
+    assert decide(platform, ALICE, []).reason == "no attributes on the data"
+    denied = decide(platform, ALICE, [fqn("project/value/alpha"), fqn("project/value/beta")])
+    assert denied.reason == f"{fqn('project')}: ALL_OF: not entitled to {fqn('project/value/beta')}"
+
+
+def test_the_action_decides_too(platform: SimpleNamespace) -> None:
+    """The mappings above grant only ``read``: another action gets nothing released."""
+    data = [fqn("country/value/us")]
+    assert decide(platform, ALICE, data).permit is True
+    assert decide(platform, ALICE, data, "read").permit is True
+    assert decide(platform, ALICE, data, "update").permit is False

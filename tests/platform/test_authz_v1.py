@@ -75,6 +75,8 @@ def test_entitlements_in_a_scope(call) -> None:
         entities=[alice()], with_comprehensive_hierarchy=True, scope=scope
     )
     assert list(call("GetEntitlements", req).entitlements[0].attribute_value_fqns) == [fqn("lo")]
+    req.scope.attribute_value_fqns.append(fqn("hi"))  # in scope, not entitled: not granted
+    assert list(call("GetEntitlements", req).entitlements[0].attribute_value_fqns) == [fqn("lo")]
     req.scope.CopyFrom(az.ResourceAttribute())  # an empty scope, present: nothing in it
     assert list(call("GetEntitlements", req).entitlements[0].attribute_value_fqns) == []
 
@@ -148,3 +150,9 @@ def test_the_platform_serves_both_versions_on_its_own_policy(tmp_path: Path) -> 
     assert "/authorization.v2.AuthorizationService/GetDecision" in methods
     resp = v1.handler(az.GetEntitlementsRequest(entities=[alice()]), CallContext(headers={}))
     assert list(resp.entitlements[0].attribute_value_fqns) == [fqn("mid")]
+
+
+def test_a_decision_for_an_entity_of_no_kind_names_the_field(call) -> None:
+    data = [az.ResourceAttribute(attribute_value_fqns=[fqn("mid")])]
+    with pytest.raises(RpcError, match=r"^entities\.entity_type: none is not supported$"):
+        _decide(call, [az.EntityChain(id="x", entities=[az.Entity()])], data)

@@ -142,6 +142,20 @@ def test_decisions_per_action(platform: SimpleNamespace) -> None:
         claims={"azp": "alice"},
     )
     assert mine["decision"]["decision"] == "DECISION_PERMIT"
+    # the caller's own token and the action reach every resource of a multi and a bulk request
+    as_me = {"entityIdentifier": {"withRequestToken": True}, "resources": [res("lo")]}
+    for action, verdict in ((read, True), ({"name": "create"}, False)):
+        multi = call(
+            platform, "GetDecisionMultiResource", {**as_me, "action": action}, {"azp": "alice"}
+        )
+        assert multi["allPermitted"] is verdict
+        bulk = call(
+            platform,
+            "GetDecisionBulk",
+            {"decisionRequests": [{**as_me, "action": action}]},
+            claims={"azp": "alice"},
+        )
+        assert bulk["decisionResponses"][0]["allPermitted"] is verdict
 
 
 def test_entitlements(platform: SimpleNamespace) -> None:
@@ -260,6 +274,15 @@ def test_token_entities_over_the_wire(local_platform: Any) -> None:
     assert decide({"token": {"jwt": local_platform.token("xtdf-alice")}}) == "DECISION_PERMIT"
     assert decide({"token": {"jwt": local_platform.token("xtdf-bob")}}) == "DECISION_DENY"
     assert decide({"withRequestToken": True}) == "DECISION_DENY"  # the caller is opentdf
+    alice = local_platform.token("xtdf-alice")
+    for token, answers_as in (({"jwt": alice}, "token"), ({"jwt": alice, "ephemeralId": "a"}, "a")):
+        resp = httpx.post(
+            f"{url}/{V2}/GetEntitlements",
+            json={"entityIdentifier": {"token": token}},
+            headers=caller,
+        )
+        assert resp.status_code == 200, resp.text
+        assert [e["ephemeralId"] for e in resp.json()["entitlements"]] == [answers_as]
     bad = httpx.post(
         f"{url}/{V2}/GetDecision",
         json={"entityIdentifier": {"token": {"jwt": "forged"}}, "action": {"name": "read"}},

@@ -162,6 +162,7 @@ def test_missing_parts_are_empty_not_errors() -> None:
         ('{"requests": [5]}', "requests[0] is not an object"),
         ('{"requests": [{"policy": "p"}]}', "requests[0].policy is not an object"),
         ('{"requests": [{"policy": {"body": 1}}]}', "requests[0].policy.body is not a string"),
+        ('{"requests": [{"policy": {"id": 7}}]}', "requests[0].policy.id is not a string"),
         ('{"requests": [{"algorithm": []}]}', "requests[0].algorithm is not a string"),
         (
             '{"requests": [{"keyAccessObjects": {}}]}',

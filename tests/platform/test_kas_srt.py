@@ -198,6 +198,8 @@ def test_a_key_of_the_other_kind_or_a_signature_of_the_wrong_size(ec256) -> None
         ({"kty": "RSA", "e": "AQAB", "n": 5}, "DPoP JWK n"),
         ({"kty": "EC", "crv": "P-256", "y": "AA"}, "DPoP JWK x"),
         ({"kty": "EC", "crv": "P-256", "x": "AA"}, "DPoP JWK y"),
+        ({"kty": "RSA", "e": "AQAB", "n": "e3!0"}, "jwk.n is not valid base64url"),
+        ({"kty": "EC", "crv": "P-256", "x": "AA", "y": "A*"}, "jwk.y is not valid base64url"),
     ],
 )
 def test_unusable_dpop_jwks(jwk: dict, message: str) -> None:

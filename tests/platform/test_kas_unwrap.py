@@ -197,3 +197,14 @@ def test_policy_binding(r1) -> None:
     assert exc.value.reason == (
         "policy binding: policy binding does not match the policy (policy or key altered)"
     )
+
+
+def test_a_failure_reads_as_its_reason_for_the_log_and_its_desc_for_the_caller() -> None:
+    plain = KaoFailure("invalid_argument", "bad request")
+    assert (str(plain), plain.reason, plain.desc) == ("bad request",) * 3
+    told = KaoFailure("permission_denied", "forbidden", "policy binding mismatch")
+    assert (str(told), told.reason, told.desc) == (
+        "policy binding mismatch",
+        "policy binding mismatch",
+        "forbidden",
+    )

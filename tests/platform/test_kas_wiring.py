@@ -81,12 +81,13 @@ def test_extra_keys_are_legacy_in_every_instance_or_only_those_named(tmp_path) -
         assert store.record(instance, "upstream-r9").public_pem.strip() == pem.strip()
     assert kas_platform.import_extra_keys(platform, path) == []  # kids it has: left alone
     other, _ = _extra(tmp_path, "only-default")
+    service = kas_platform.service_for(platform)
+    assert service.keyring.private_key("default", "only-default") is None
     entries = json.loads(other.read_text())
     got = kas_platform.import_extra_keys(platform, entries, legacy=False, only=["default"])
     assert [(r.kid, r.legacy) for r in got] == [("only-default", False)]
     assert "only-default" not in {r.kid for r in store.keys("value1")}
-    # the running KAS forgets the keys it parsed, so it finds the new ones
-    service = kas_platform.service_for(platform)
+    # the running KAS finds the new one although it looked for it before (no misses cached)
     found = service.keyring.private_key("default", "only-default")
     assert found is not None and (found.kid, found.alg, found.legacy) == (
         "only-default",
@@ -132,3 +133,11 @@ def test_certificates_go_where_upstream_reads_them(tmp_path) -> None:
     again = kas_platform.publish_certificates(store, out)
     assert again == [out / "kas-cert.pem", out / "kas-ec-cert.pem"]
     assert sorted(p.name for p in out.iterdir()) == ["kas-cert.pem", "kas-ec-cert.pem"]
+
+
+def test_importing_into_an_instance_not_registered_yet_registers_it(tmp_path) -> None:
+    platform = _platform(tmp_path)  # no KAS service made: nothing registered
+    path, pem = _extra(tmp_path)
+    (record,) = kas_platform.import_extra_keys(platform, path, only=["value1"])
+    store = KeyStore.for_platform(platform)
+    assert store.record("value1", record.kid).public_pem.strip() == pem.strip()

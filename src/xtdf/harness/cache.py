@@ -324,7 +324,7 @@ class SharedCache:
         private = self.root / PRIVATE
         if private.is_dir():
             owners = {name.removesuffix(".lock") for name in os.listdir(private)}
-            for name in owners:
+            for name in sorted(owners):  # one order on every run
                 if private / name == self._private:
                     continue
                 with _try_lock(private / f"{name}.lock") as free:
@@ -362,9 +362,6 @@ class SharedCache:
             yield
         finally:
             lock.release()
-
-    def _valid(self, entry: Path) -> bool:
-        return self._lookup(entry, self._take_path) is not None
 
     def _lookup(self, entry: Path, take: Take[T]) -> T | None:
         """``take(entry, recorded digest, name)`` if a digest is recorded and ``take`` finds that

@@ -207,7 +207,7 @@ def verify_proof(
         raise DPoPProofError("DPoP proof jwk must be a public key")
     try:
         key, jkt, public = _proof_key(jwk)
-        if not jws.validate_compact(obj, key, [alg], _REGISTRY):
+        if not jws.validate_compact(obj, key, registry=_REGISTRY):
             raise DPoPProofError("DPoP proof signature does not verify with its jwk")
     except DPoPProofError:
         raise

@@ -108,8 +108,3 @@ class StoreKeyRing:
             if key is not None:
                 out.append(key)
         return out
-
-    def forget(self) -> None:
-        """Drop cached keys (after a key was replaced under the same kid)."""
-        with self._lock:
-            self._keys.clear()

@@ -50,11 +50,8 @@ def import_extra_keys(
         have = {r.kid for r in store.keys(name)}
         fresh = [e for e in source if isinstance(e, dict) and e.get("kid") not in have]
         out.extend(store.import_extra_keys(fresh, kas=name, legacy=legacy))
-    service = _services.get(platform)
-    if service is not None:
-        forget = getattr(service.keyring, "forget", None)
-        if callable(forget):
-            forget()
+    # a running KAS needs no telling: only new kids are imported, and its keyring caches
+    # only keys it has parsed, never a miss
     return out
 
 
