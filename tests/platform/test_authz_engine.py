@@ -271,3 +271,35 @@ def test_the_action_decides_too(platform: SimpleNamespace) -> None:
     assert decide(platform, ALICE, data).permit is True
     assert decide(platform, ALICE, data, "read").permit is True
     assert decide(platform, ALICE, data, "update").permit is False
+
+
+@pytest.mark.parametrize(
+    ("rule", "data", "entitled", "verdict"),
+    [
+        (ALL_OF, ["a"], {"a"}, (True, "ALL_OF: entitled to every value")),
+        (ALL_OF, ["a", "b", "c"], {"b"}, (False, "ALL_OF: not entitled to a, c")),
+        (ANY_OF, ["a", "b"], {"b"}, (True, "ANY_OF: entitled to a value")),
+        (ANY_OF, ["a", "b"], set(), (False, "ANY_OF: not entitled to any of a, b")),
+        (HIERARCHY, ["mid"], {"top"}, (True, "HIERARCHY: entitled at or above mid")),
+        (HIERARCHY, ["mid"], {"low"}, (False, "HIERARCHY: not entitled at or above mid")),
+        # a value outside the definition ranks below all of it, and alone it admits nobody
+        (HIERARCHY, ["mid", "other"], {"mid"}, (True, "HIERARCHY: entitled at or above mid")),
+        (
+            HIERARCHY,
+            ["other"],
+            {"top", "low"},
+            (False, "HIERARCHY: not entitled at or above other"),
+        ),
+        (99, ["a"], {"a"}, (False, "rule 99: unsupported attribute rule")),
+    ],
+)
+def test_each_rule_gives_its_reason(rule: int, data, entitled, verdict) -> None:
+    assert decide_definition(rule, ["top", "mid", "low"], data, entitled) == verdict
+
+
+def test_entitled_actions_stop_at_the_mapped_value_unless_asked(platform: SimpleNamespace) -> None:
+    authz = Authorizer.for_platform(platform)
+    assert authz is Authorizer.for_platform(platform)  # one per database, not one per call
+    assert authz.entitled_actions(ALICE)[fqn("level/value/mid")] == {"read"}
+    assert fqn("level/value/low") not in authz.entitled_actions(ALICE)
+    assert fqn("level/value/low") in authz.entitled_actions(ALICE, comprehensive_hierarchy=True)

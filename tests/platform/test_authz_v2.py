@@ -31,6 +31,7 @@ TRANSMIT = po.Action(standard=po.Action.STANDARD_ACTION_TRANSMIT)
     [
         (DECRYPT, "read"),
         (TRANSMIT, "create"),
+        (po.Action(standard=po.Action.STANDARD_ACTION_UNSPECIFIED), ""),  # no name for it
         (po.Action(name="Read"), "read"),
         (po.Action(custom="audit"), "audit"),
         (po.Action(), ""),

@@ -191,6 +191,11 @@ def test_missing_parts_are_empty_not_errors() -> None:
             "keyAccess.policyBinding.hash is not a string",
         ),
         ('{"keyAccess": {"wrappedKey": "!!"}}', "keyAccess.wrappedKey is not valid base64"),
+        ('{"keyAccess": {"wrappedKey": 5}}', "keyAccess.wrappedKey is not a string"),
+        (
+            '{"keyAccess": {"policyBinding": {"alg": 3}}}',
+            "keyAccess.policyBinding.alg is not a string",
+        ),
         ('{"policy": 5}', "requestBody.policy is not a string"),
     ],
 )
@@ -214,3 +219,14 @@ def test_the_number_of_key_access_objects_is_bounded() -> None:
     _refused(json.dumps(snake), f"{n + 1} key access objects; at most {n} per request")
     odd = {"requests": [5, {"keyAccessObjects": "x"}]}  # counted as none, refused later
     _refused(json.dumps(odd), "requests[0] is not an object")
+
+
+def test_binary_fields_read_the_url_safe_alphabet_too() -> None:
+    """Some clients send base64url (``-`` and ``_``) where the protocol says base64."""
+    raw = bytes([0xFB, 0xFF, 0xBF]) * 8  # standard base64 of these is all '+' and '/'
+    std = base64.b64encode(raw).decode()
+    assert "+" in std and "/" in std
+    url = base64.urlsafe_b64encode(raw).decode()
+    for text in (std, url):
+        body = parse_body(_body(_kao(wrappedKey=text)))
+        assert body.requests[0].kaos[0].wrapped_key == raw

@@ -416,3 +416,22 @@ def test_audit_names_the_instance_and_the_policy_as_written(kas, keys, client) -
 def test_a_jwk_public_key_is_compact_json(kas) -> None:
     value = kas.public_key(pb.PublicKeyRequest(algorithm="ec:secp256r1", fmt="jwk"), _ctx(None))
     assert " " not in value.public_key and json.loads(value.public_key)["crv"] == "P-256"
+
+
+def test_client_keys_are_parsed_once_and_the_oldest_goes_first() -> None:
+    cache = svc._ClientKeys(size=2)
+    pems = [public_pem(ec.generate_private_key(ec.SECP256R1()).public_key()) for _ in range(3)]
+    first = cache.get(pems[0])
+    assert cache.get(pems[0]) is first  # parsed once
+    cache.get(pems[1])
+    cache.get(pems[2])
+    assert list(cache._keys) == pems[1:]  # bounded: the oldest went
+    assert cache.get(pems[0]) is not first  # parsed again
+
+
+def test_a_client_key_of_an_unsupported_curve_is_named() -> None:
+    pem = public_pem(ec.generate_private_key(ec.SECP192R1()).public_key())
+    with pytest.raises(RpcError) as exc:
+        svc._ClientKeys().get(pem)
+    assert exc.value.code == "invalid_argument"
+    assert exc.value.message.startswith("clientPublicKey unsupported type: ")

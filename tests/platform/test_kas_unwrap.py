@@ -208,3 +208,23 @@ def test_a_failure_reads_as_its_reason_for_the_log_and_its_desc_for_the_caller()
         "policy binding mismatch",
         "forbidden",
     )
+
+
+def test_an_ec_key_of_another_curve_is_never_tried(e1) -> None:
+    """The KAO's ephemeral key names its curve: a key on another curve cannot unwrap it,
+    whether named or legacy, and is refused as such rather than tried."""
+    p384 = _ec("e1", ec.SECP384R1(), legacy=True)
+    _refused(
+        Ring(keys={("default", "e1"): p384}),
+        _ec_kao(e1),
+        "invalid_argument",
+        "key e1 cannot unwrap a ec-wrapped key",
+        "kid 'e1' is a ec:secp384r1 key; it cannot unwrap ec-wrapped",
+    )
+    _refused(
+        Ring(legacy={"default": [p384]}),
+        _ec_kao(e1, kid=""),
+        "invalid_argument",
+        "key not found",
+        "no kid at KAS 'default' and it has no legacy ec-wrapped key",
+    )

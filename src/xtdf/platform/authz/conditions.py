@@ -84,7 +84,7 @@ def entity_representation(claims: Mapping[str, Any]) -> dict[str, Any]:
     """The claims plus the camelCase names IdP-backed resolvers expose (``clientId``,
     ``username``), so mappings written for upstream's Keycloak resolver still match."""
     rep = dict(claims)
-    client = claims.get("client_id") or claims.get("azp") or claims.get("clientId")
+    client = claims.get("client_id") or claims.get("azp")
     if client and "clientId" not in rep:
         rep["clientId"] = client
     user = claims.get("preferred_username")

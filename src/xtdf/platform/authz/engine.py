@@ -26,12 +26,6 @@ from xtdf.platform.policy.store import PolicyStore, parse_value_fqn
 from xtdf.platform.rpc import RpcError
 from xtdf.platform.store import Database
 
-_RULE_NAMES = {
-    po.ATTRIBUTE_RULE_TYPE_ENUM_ALL_OF: "ALL_OF",
-    po.ATTRIBUTE_RULE_TYPE_ENUM_ANY_OF: "ANY_OF",
-    po.ATTRIBUTE_RULE_TYPE_ENUM_HIERARCHY: "HIERARCHY",
-}
-
 
 def action_name(action: po.Action) -> str:
     """An action's name; the old standard actions map as upstream migrated them
@@ -59,7 +53,6 @@ def decide_definition(
     rule: int, ordered_values: list[str], data_values: list[str], entitled: set[str]
 ) -> tuple[bool, str]:
     """One definition's verdict; all arguments are value FQNs (lower case)."""
-    name = _RULE_NAMES.get(rule, f"rule {rule}")
     if rule == po.ATTRIBUTE_RULE_TYPE_ENUM_ALL_OF:
         missing = [v for v in data_values if v not in entitled]
         if missing:
@@ -76,7 +69,7 @@ def decide_definition(
         if any(rank[v] <= limit for v in entitled if v in rank):
             return True, f"HIERARCHY: entitled at or above {highest}"
         return False, f"HIERARCHY: not entitled at or above {highest}"
-    return False, f"{name}: unsupported attribute rule"
+    return False, f"rule {rule}: unsupported attribute rule"
 
 
 class Authorizer:
