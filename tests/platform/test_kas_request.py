@@ -192,6 +192,14 @@ def test_missing_parts_are_empty_not_errors() -> None:
         ),
         ('{"keyAccess": {"wrappedKey": "!!"}}', "keyAccess.wrappedKey is not valid base64"),
         ('{"keyAccess": {"wrappedKey": 5}}', "keyAccess.wrappedKey is not a string"),
+        ('{"keyAccess": {"type": 1}}', "keyAccess.type is not a string"),
+        ('{"keyAccess": {"url": 1}}', "keyAccess.url is not a string"),
+        ('{"keyAccess": {"sid": 1}}', "keyAccess.sid is not a string"),
+        ('{"keyAccess": {"header": 1}}', "keyAccess.header is not a string"),
+        (
+            '{"keyAccess": {"ephemeralPublicKey": 1}}',
+            "keyAccess.ephemeralPublicKey is not a string",
+        ),
         (
             '{"keyAccess": {"policyBinding": {"alg": 3}}}',
             "keyAccess.policyBinding.alg is not a string",
@@ -230,3 +238,9 @@ def test_binary_fields_read_the_url_safe_alphabet_too() -> None:
     for text in (std, url):
         body = parse_body(_body(_kao(wrappedKey=text)))
         assert body.requests[0].kaos[0].wrapped_key == raw
+
+
+def test_the_camel_case_spellings_of_type_and_split_id() -> None:
+    kao = _kao(type=None, sid=None, keyType="ec-wrapped", splitId="s9")
+    (got,) = parse_body(_body(kao)).requests[0].kaos
+    assert (got.key_type, got.sid) == ("ec-wrapped", "s9")
