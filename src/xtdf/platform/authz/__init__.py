@@ -19,10 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 from xtdf.platform.authz import service, service_v2
-from xtdf.platform.authz.engine import Authorizer, Decision, decide, entitlements
+from xtdf.platform.authz.engine import Authorizer, Decision, decide
 from xtdf.platform.rpc import Method
 
-__all__ = ["Authorizer", "Decision", "decide", "entitlements", "methods"]
+__all__ = ["Authorizer", "Decision", "decide", "methods"]
 
 
 def methods(platform: Any) -> list[Method]:

@@ -160,7 +160,3 @@ def decide(
 ) -> Decision:
     """Whether the entity behind ``claims`` may access data with these attribute values."""
     return Authorizer.for_platform(platform).decide(claims, data_fqns, action)
-
-
-def entitlements(platform: Any, claims: Mapping[str, Any]) -> set[str]:
-    return Authorizer.for_platform(platform).entitlements(claims)
