@@ -198,3 +198,13 @@ def test_keep_killed_forgets_every_other_verdict_and_the_coverage_map(tmp_path: 
         "a": None,
         "b": 1,
     }
+
+
+def test_report_only_runs_nothing_and_needs_a_run_on_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert tool.main(["--report-only", "--groups", "nano", "--work", str(tmp_path)]) == 1
+    assert "no run of group nano on record" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.main(["--report-only", "--keep-killed"])
+    assert "--report-only runs nothing" in capsys.readouterr().err

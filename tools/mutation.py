@@ -275,6 +275,17 @@ def _scratch(group: Group, work: Path, fresh: bool, keep_killed: bool = False) -
     return dest, kept
 
 
+def recorded(scratch: Path) -> dict[str, str]:
+    """The verdicts mutmut has on record in a group's scratch copy."""
+    listing = subprocess.run(
+        [str(MUTMUT), "results", "--all", "true"],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+    )
+    return parse_results(listing.stdout)
+
+
 def run_group(
     group: Group,
     work: Path,
@@ -308,13 +319,7 @@ def run_group(
                 proc.wait()
             stopped = True
     seconds = time.monotonic() - start
-    listing = subprocess.run(
-        [str(MUTMUT), "results", "--all", "true"],
-        cwd=scratch,
-        capture_output=True,
-        text=True,
-    )
-    results = parse_results(listing.stdout)
+    results = recorded(scratch)
     if not stopped and (proc.returncode != 0 or not results):
         # e.g. "failed to collect stats": a selected test fails against the unmutated copy
         tail = log.read_text(errors="replace").splitlines()[-3:]
@@ -393,9 +398,17 @@ def main(argv: list[str] | None = None) -> int:
         help="after tests were only added or strengthened: keep the killed verdicts, check "
         "the rest again (otherwise any change to a test or another module starts afresh)",
     )
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="tabulate the verdicts on record in each group's scratch copy (from earlier "
+        "runs, perhaps of other groups), running nothing",
+    )
     args = p.parse_args(argv)
     if args.keep_killed and args.fresh:
         p.error("--keep-killed and --fresh contradict each other")
+    if args.report_only and (args.keep_killed or args.fresh):
+        p.error("--report-only runs nothing: it takes neither --fresh nor --keep-killed")
     by_name = {g.name: g for g in GROUPS}
     wanted = [n.strip() for n in args.groups.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in by_name]
@@ -418,7 +431,22 @@ def main(argv: list[str] | None = None) -> int:
         left = deadline - time.monotonic()
         weights = sum(g.weight for g in groups[i:])
         budget = max(left * group.weight / weights, 1.0)
-        print(f"[{time.strftime('%H:%M:%S')}] {group.name}: up to {budget:.0f} s", flush=True)
+        if not args.report_only:
+            print(f"[{time.strftime('%H:%M:%S')}] {group.name}: up to {budget:.0f} s", flush=True)
+        else:
+            scratch = args.work / group.name
+            if not scratch.is_dir():
+                print(f"tools/mutation.py: no run of group {group.name} on record", file=sys.stderr)
+                return 1
+            runs[group.name] = {
+                "seconds": 0.0,
+                "stopped_at_budget": False,
+                "resumed": True,
+                "budget": 0.0,
+                "results": recorded(scratch),
+                "scratch": str(scratch),
+            }
+            continue
         try:
             runs[group.name] = run_group(
                 group, args.work, budget, args.children, args.fresh, args.keep_killed
@@ -460,11 +488,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{seconds}; {len(survivors)} survivors not written down; results in {dest}")
     if args.write_doc:
         stamp = time.strftime("%Y-%m-%d")
-        write_doc(
-            args.write_doc,
-            f"Run of {stamp}: `make mutation` (mutmut, {args.children} workers, budget "
-            f"{args.budget:.0f} s). Time per group: {seconds}.\n\n{text}",
+        head = (
+            f"Verdicts on record on {stamp} (`tools/mutation.py --report-only`): each group "
+            "as its last run left it."
+            if args.report_only
+            else f"Run of {stamp}: `make mutation` (mutmut, {args.children} workers, budget "
+            f"{args.budget:.0f} s). Time per group: {seconds}."
         )
+        write_doc(args.write_doc, f"{head}\n\n{text}")
     return 0
 
 
