@@ -97,3 +97,14 @@ def test_the_entity_from_any_claim_spelling() -> None:
     assert entity_of({"client_id": "", "azp": "a"})["clientId"] == "a"
     assert entity_of({"azp": None, "clientId": "c", "sub": None}) == {"clientId": "c", "sub": ""}
     assert entity_of({"client_id": 5, "sub": 7}) == {"clientId": "5", "sub": "7"}
+
+
+def test_a_log_in_a_new_directory_and_a_record_left_to_its_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "logs" / "audit.log"  # neither directory exists yet
+    AuditLog(path).record(instance="default", decision=DENY, reason="r", claims=None)
+    (line,) = path.read_text(encoding="utf-8").splitlines()
+    record = json.loads(line)
+    assert [record[k] for k in ("kid", "policy", "policyId", "keyAccessObjectId", "format")] == [
+        ""
+    ] * 5
+    assert record["entity"] == {"clientId": "", "sub": ""}
