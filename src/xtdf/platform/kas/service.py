@@ -219,7 +219,7 @@ class KasService:
             raise self._refuse(ctx, err) from None
         claims = ctx.claims or {}
         work = [self._verify_policy(ctx, r) for r in body.requests]
-        self._authorize(work, claims)
+        self._authorize(work, claims, ctx)
         session = _Session(client_key)
         for pw in work:
             for out in pw.outcomes:
@@ -274,7 +274,7 @@ class KasService:
                 out.failure = exc
         return pw
 
-    def _authorize(self, work: list[_PolicyWork], claims: dict[str, Any]) -> None:
+    def _authorize(self, work: list[_PolicyWork], claims: dict[str, Any], ctx: CallContext) -> None:
         entitled: set[str] | None = None
         for pw in work:
             live = [o for o in pw.outcomes if o.failure is None]
