@@ -201,8 +201,9 @@ def test_keep_killed_forgets_every_other_verdict_and_the_coverage_map(tmp_path: 
 
 
 def test_report_only_runs_nothing_and_needs_a_run_on_record(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(tool, "MUTMUT", Path(sys.executable))  # make test has no mutmut
     assert tool.main(["--report-only", "--groups", "nano", "--work", str(tmp_path)]) == 1
     assert "no run of group nano on record" in capsys.readouterr().err
     with pytest.raises(SystemExit):
