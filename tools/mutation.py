@@ -485,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         for n, r in runs.items()
     )
     print(text)
-    print(f"\n{seconds}; {len(survivors)} survivors not written down; results in {dest}")
+    ran = "verdicts on record" if args.report_only else seconds
+    print(f"\n{ran}; {len(survivors)} survivors not written down; results in {dest}")
     if args.write_doc:
         stamp = time.strftime("%Y-%m-%d")
         head = (
