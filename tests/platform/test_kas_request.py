@@ -133,6 +133,8 @@ def test_the_v1_single_object_form() -> None:
     (req,) = body.requests
     assert (req.id, req.body, req.algorithm) == (request.V1_POLICY_ID, "e30=", "ec:secp256r1")
     assert req.kaos[0].id == request.V1_KAO_ID and req.kaos[0].kid == "r1"
+    snake = parse_body(json.dumps({"policy": "e30=", "key_access": _kao(kid="e1")}))
+    assert snake.is_v1 and snake.requests[0].kaos[0].kid == "e1"
     empty = parse_body(json.dumps({"clientPublicKey": "PEM", "requests": []}))
     assert empty.is_v1 and empty.requests[0].kaos[0].key_type == ""
 
@@ -225,6 +227,11 @@ def test_the_number_of_key_access_objects_is_bounded() -> None:
     )
     snake = {"requests": [{"key_access_objects": [{}] * (n + 1)}]}
     _refused(json.dumps(snake), f"{n + 1} key access objects; at most {n} per request")
+    # a request with no list of key access objects adds none to the count
+    bare = {"requests": [{"keyAccessObjects": [{}] * n}, {}, {"keyAccessObjects": "x"}]}
+    _refused(json.dumps(bare), "requests[2].keyAccessObjects is not a list")
+    fits = {"requests": [{"keyAccessObjects": [{}] * n}, {}]}
+    assert [len(r.kaos) for r in parse_body(json.dumps(fits)).requests] == [n, 0]
     odd = {"requests": [5, {"keyAccessObjects": "x"}]}  # counted as none, refused later
     _refused(json.dumps(odd), "requests[0] is not an object")
 
