@@ -92,6 +92,7 @@ def test_the_entity_from_any_claim_spelling() -> None:
     assert entity_of(None) == {"clientId": "", "sub": ""}
     assert entity_of({}) == {"clientId": "", "sub": ""}
     assert entity_of({"azp": "a", "sub": "s"}) == {"clientId": "a", "sub": "s"}
+    assert entity_of({"sub": "s"}) == {"clientId": "", "sub": "s"}
     assert entity_of({"clientId": "c"}) == {"clientId": "c", "sub": ""}
     assert entity_of({"client_id": "x", "azp": "a", "clientId": "c"})["clientId"] == "x"
     assert entity_of({"client_id": "", "azp": "a"})["clientId"] == "a"

@@ -207,6 +207,7 @@ def test_missing_parts_are_empty_not_errors() -> None:
             "keyAccess.policyBinding.alg is not a string",
         ),
         ('{"policy": 5}', "requestBody.policy is not a string"),
+        ('{"algorithm": 5}', "requestBody.algorithm is not a string"),
     ],
 )
 def test_refusals_name_the_field(text: str, message: str) -> None:

@@ -429,6 +429,29 @@ def test_client_keys_are_parsed_once_and_the_oldest_goes_first() -> None:
     assert cache.get(pems[0]) is not first  # parsed again
 
 
+def test_the_client_key_cache_holds_a_thousand_and_twenty_four_by_default() -> None:
+    cache = svc._ClientKeys()
+    pems = [public_pem(ec.generate_private_key(ec.SECP256R1()).public_key()) for _ in range(1025)]
+    for pem in pems:
+        cache.get(pem)
+    assert list(cache._keys) == pems[1:]
+
+
+def test_a_client_rsa_key_too_small_to_wrap_to_fails_each_kao(kas, keys) -> None:
+    """The key parses, so the request is read; wrapping a share to it is what fails."""
+    small = rsa.generate_private_key(65537, 1024)
+    policy = Policy.create().to_b64()
+    token = _request(policy, [_kao(keys["r1"], policy=policy)], public_pem(small.public_key()))
+    resp = kas.rewrap(pb.RewrapRequest(signed_request_token=token), _ctx())
+    ((kao_id, status, error),) = _results(resp)
+    assert (kao_id, status) == ("kao-0", "fail")
+    assert error.endswith("desc = bad key for rewrap") and error.startswith("invalid_argument")
+    assert not resp.responses[0].results[0].kas_wrapped_key
+    (line,) = kas.audit.records()
+    assert line["decision"] == "deny"
+    assert line["reason"] == "rewrap to client: RSA key of 1024 bits; at least 2048 required"
+
+
 def test_a_client_key_of_an_unsupported_curve_is_named() -> None:
     pem = public_pem(ec.generate_private_key(ec.SECP192R1()).public_key())
     with pytest.raises(RpcError) as exc:

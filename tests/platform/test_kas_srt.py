@@ -233,6 +233,14 @@ def test_the_key_cache_is_bounded_and_keyed_by_thumbprint() -> None:
     assert list(cache._keys) == ["a", "c"]
 
 
+def test_the_key_cache_holds_a_thousand_and_twenty_four_keys_by_default() -> None:
+    cache = srt.KeyCache()
+    jwk = ECKey.generate_key("P-256").as_dict(private=False)
+    for i in range(1025):
+        cache.get(f"k{i}", jwk)
+    assert len(cache._keys) == 1024 and "k0" not in cache._keys and "k1" in cache._keys
+
+
 def test_base64url_parts_take_no_stray_characters() -> None:
     """The decoder once dropped characters outside the alphabet, so ``e30`` and ``e3!0``
     read alike; every part of a token is now decoded strictly (padding optional)."""

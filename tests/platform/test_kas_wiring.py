@@ -98,14 +98,20 @@ def test_extra_keys_are_legacy_in_every_instance_or_only_those_named(tmp_path) -
     assert legacy is not None and legacy.legacy and legacy.alg == "rsa:2048"
 
 
-def test_extra_keys_from_the_config_and_the_environment(tmp_path, monkeypatch) -> None:
+def test_extra_keys_from_the_config_and_the_environment(tmp_path, monkeypatch, caplog) -> None:
     from_config, _ = _extra(tmp_path, "from-config")
     from_env, _ = _extra(tmp_path, "from-env")
     monkeypatch.setenv(kas_platform.EXTRA_KEYS_ENV, str(from_env))
     platform = _platform(tmp_path, extra_keys=[from_config])
-    kas_platform.methods(platform)
+    with caplog.at_level("INFO", logger="xtdf.platform.kas"):
+        kas_platform.methods(platform)
     kids = {r.kid for r in KeyStore.for_platform(platform).keys("value1")}
     assert {"from-config", "from-env"} <= kids
+    # one line per file, with what it added (each key goes to both instances)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"imported 2 legacy key(s) from {from_config}",
+        f"imported 2 legacy key(s) from {from_env}",
+    ]
 
 
 def test_unreadable_extra_keys_name_the_file(tmp_path, monkeypatch) -> None:
@@ -119,10 +125,15 @@ def test_unreadable_extra_keys_name_the_file(tmp_path, monkeypatch) -> None:
         kas_platform.methods(_platform(tmp_path / "b", extra_keys=[missing]))
 
 
-def test_certificates_go_where_upstream_reads_them(tmp_path) -> None:
+def test_certificates_go_where_upstream_reads_them(tmp_path, caplog) -> None:
     out = tmp_path / "not" / "yet" / "platform-dir"  # made, parents and all
     platform = _platform(tmp_path, platform_dir=out)
-    kas_platform.methods(platform)
+    with caplog.at_level("INFO", logger="xtdf.platform.kas"):
+        kas_platform.methods(platform)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"wrote {out / 'kas-cert.pem'}",
+        f"wrote {out / 'kas-ec-cert.pem'}",
+    ]
     assert sorted(p.name for p in out.iterdir()) == ["kas-cert.pem", "kas-ec-cert.pem"]
     store = KeyStore.for_platform(platform)
     for alg, name in kas_platform.CERT_FILES.items():
