@@ -74,8 +74,9 @@ def test_a_bad_signature_encoding_and_a_body_that_is_not_a_string() -> None:
     with pytest.raises(SrtError) as exc:
         srt.parse("e30.e30.!!!", now=NOW)
     assert exc.value.code == "unauthenticated"
-    assert str(exc.value.message).startswith("could not parse token: ")
-    assert "signature" in str(exc.value.message)
+    assert exc.value.message == (
+        "could not parse token: signed request token signature is not valid base64url"
+    )
     payload = b64url_encode(json.dumps({"requestBody": {"x": 1}}).encode())
     _refused(
         "invalid_argument",

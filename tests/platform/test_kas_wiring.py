@@ -55,12 +55,15 @@ def test_methods_register_three_rpcs_and_give_each_instance_its_keys(tmp_path) -
     methods = {m.name: m for m in kas_platform.methods(platform)}
     assert set(methods) == {"PublicKey", "LegacyPublicKey", "Rewrap"}
     assert all(m.service == "kas.AccessService" for m in methods.values())
-    assert not methods["PublicKey"].auth_required and methods["PublicKey"].idempotent
-    assert not methods["LegacyPublicKey"].auth_required and methods["LegacyPublicKey"].idempotent
+    assert methods["PublicKey"].auth_required is False and methods["PublicKey"].idempotent
+    legacy = methods["LegacyPublicKey"]
+    assert legacy.auth_required is False and legacy.idempotent
     assert methods["Rewrap"].auth_required and not methods["Rewrap"].idempotent
     service = kas_platform.service_for(platform)
     assert methods["Rewrap"].inline and methods["Rewrap"].inline_if == service.small_rewrap
     assert methods["Rewrap"].handler == service.rewrap
+    assert methods["PublicKey"].handler == service.public_key
+    assert legacy.handler == service.legacy_public_key
     store = KeyStore.for_platform(platform)
     for instance in ("default", "value1"):
         assert store.active_key(instance, "rsa:2048").kid == "r1"

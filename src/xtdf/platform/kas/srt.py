@@ -61,7 +61,7 @@ class Srt:
 
 def _b64json(part: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(b64url_decode(part, what))
+        value = json.loads(b64url_decode(part))  # the error below names the part
     except (FormatError, ValueError, UnicodeDecodeError, RecursionError) as exc:
         # RecursionError: nesting deeper than the parser goes is not JSON we take
         raise SrtError("unauthenticated", f"could not parse token: {what} is not JSON") from exc
@@ -72,7 +72,7 @@ def _b64json(part: str, what: str) -> dict[str, Any]:
 
 def parse(token: str, now: float | None = None) -> Srt:
     """Split and decode the SRT and check its time claims; the signature is not checked."""
-    parts = token.strip().split(".") if token else []
+    parts = token.strip().split(".")
     if len(parts) != 3 or not all(parts[:2]):
         raise SrtError("unauthenticated", "could not parse token: not a compact JWS")
     header = _b64json(parts[0], "signed request token header")
@@ -88,7 +88,7 @@ def parse(token: str, now: float | None = None) -> Srt:
     body = claims["requestBody"]
     if not isinstance(body, str):
         raise SrtError("invalid_argument", "invalid request body: requestBody is not a string")
-    return Srt(header, claims, body, f"{parts[0]}.{parts[1]}".encode("ascii"), signature)
+    return Srt(header, claims, body, f"{parts[0]}.{parts[1]}".encode(), signature)
 
 
 def _check_times(claims: dict[str, Any], now: float) -> None:
