@@ -53,6 +53,9 @@ def test_an_equivalent_survivor_is_counted_apart_and_only_if_it_survived(tmp_pat
     equivalent = tool.load_equivalent(path)
     per = tool.tally(tool.parse_results(LISTING), equivalent)
     assert per["xtdf.platform.kas.srt"] == Counter(killed=1, equivalent=1)
+    assert tool.misfiled(tool.parse_results(LISTING), equivalent) == [
+        "xtdf.platform.kas.srt.x_parse__mutmut_1"
+    ]
     assert tool.load_equivalent(tmp_path / "missing.toml") == {}
 
 

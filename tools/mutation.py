@@ -173,6 +173,12 @@ def tally(results: dict[str, str], equivalent: dict[str, str]) -> dict[str, Coun
     return per
 
 
+def misfiled(results: dict[str, str], equivalent: dict[str, str]) -> list[str]:
+    """Mutants written down as equivalent that a test now kills: the reason was wrong, or a
+    new test proved the mutant observable; either way the entry goes."""
+    return sorted(n for n in equivalent if results.get(n) in ("killed", "timeout"))
+
+
 #: top-level folders no test of a group reads: writing the table into docs/testing.md must
 #: not make the next run start over (it did, so no run ever resumed)
 _NOT_READ = ("docs", "bench", "tools", ".ci", ".github")
@@ -464,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         "modules": {m: dict(c) for m, c in per.items()},
         "survivors": survivors,
         "stale_equivalent": sorted(set(equivalent) - set(results)),
+        "killed_equivalent": misfiled(results, equivalent),
     }
     if args.diffs:
         out["survivor_diffs"] = {
@@ -487,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     ran = "verdicts on record" if args.report_only else seconds
     print(f"\n{ran}; {len(survivors)} survivors not written down; results in {dest}")
+    for name in out["killed_equivalent"]:
+        print(f"written down as equivalent but killed (remove it): {name}")
     if args.write_doc:
         stamp = time.strftime("%Y-%m-%d")
         head = (
