@@ -136,6 +136,7 @@ def test_only_test_abac_gets_the_additional_kases(tmp_path: Path) -> None:
         pytest_args=[],
         netns=True,
         fresh=True,
+        impl="xtdf",
     )
     for module in ("test_tdfs.py", "test_policytypes.py", "test_legacy.py", "test_nano.py"):
         start = next(
@@ -146,3 +147,27 @@ def test_only_test_abac_gets_the_additional_kases(tmp_path: Path) -> None:
         assert start.split().count("--kas") == 1 and "--kas none" in start, module
     abac = tool.module_script(args, "test_abac.py", tmp_path)
     assert "--kas" not in abac and " platform start " in abac
+
+
+def test_the_go_platform_is_started_stopped_and_keyed_as_ours_is(tmp_path: Path) -> None:
+    """``--impl go``: the same start line with ``--impl go`` (extra keys, PLATFORM_DIR),
+    the root key from the Go stack's key directory, and its own stop."""
+    args = tool.argparse.Namespace(
+        xtest=tmp_path / "xtest",
+        venv_python=tmp_path / "py",
+        pytest_args=[],
+        netns=True,
+        fresh=True,
+        impl="go",
+    )
+    lines = tool.module_script(args, "test_tdfs.py", tmp_path).splitlines()
+    (start,) = [line for line in lines if " platform start " in line]
+    assert " platform start --impl go --state-dir " in start
+    assert "--extra-keys" in start and "--platform-dir" in start and "--kas none" in start
+    state = tmp_path / "state" / "test_tdfs"
+    assert f"export OT_ROOT_KEY=$(cat {state / 'keys' / 'root_key'})" in lines
+    (stop,) = [line for line in lines if " platform stop " in line]
+    assert " platform stop --impl go --state-dir " in stop
+    args.impl = "xtdf"
+    ours = tool.module_script(args, "test_tdfs.py", tmp_path)
+    assert "--impl" not in ours and f"$(cat {state / 'root.key'})" in ours

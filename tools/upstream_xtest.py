@@ -222,11 +222,14 @@ def module_script(args: argparse.Namespace, module: str, work: Path) -> str:
     log = work / "results" / f"{module.removesuffix('.py')}.log"
     q = shlex.quote
     provision = "sdk/go/otdfctl.sh policy attributes namespaces create --name"
-    start = [str(XTDF), "platform", "start", "--state-dir", str(state)]
+    impl = ["--impl", "go"] if args.impl == "go" else []
+    start = [str(XTDF), "platform", "start", *impl, "--state-dir", str(state)]
     start += ["--extra-keys", str(args.xtest / "extra-keys.json")]
     start += ["--platform-dir", str(platform_dir)]
     if module not in MULTI_KAS_MODULES:
         start += ["--kas", "none"]
+    # where each platform keeps its root key (the Go stack beside its KAS keys)
+    root_key = state / "keys" / "root_key" if args.impl == "go" else state / "root.key"
     pytest = [str(args.venv_python), "-m", "pytest", module, f"--junitxml={junit}", "-q"]
     pytest += args.pytest_args
     lines = [
@@ -234,11 +237,12 @@ def module_script(args: argparse.Namespace, module: str, work: Path) -> str:
         "ip link set lo up 2>/dev/null || true" if args.netns else ":",
         f"rm -rf {q(str(state))}" if args.fresh else ":",
         " ".join(map(q, start)) + f" >{q(str(log))}.platform 2>&1 || exit 90",
-        f"export OT_ROOT_KEY=$(cat {q(str(state / 'root.key'))})",
+        f"export OT_ROOT_KEY=$(cat {q(str(root_key))})",
         f"cd {q(str(args.xtest))} && rm -rf tmp",
         *(f"{provision} {q(ns)} >>{q(str(log))}.platform 2>&1" for ns in FIXTURE_NAMESPACES),
         " ".join(map(q, pytest)) + f" >{q(str(log))} 2>&1; status=$?",
-        f"{q(str(XTDF))} platform stop --state-dir {q(str(state))} >/dev/null 2>&1",
+        " ".join(map(q, [str(XTDF), "platform", "stop", *impl, "--state-dir", str(state)]))
+        + " >/dev/null 2>&1",
         "exit $status",
     ]
     return "\n".join(lines)
@@ -308,8 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--work",
         type=Path,
-        default=ROOT / ".xtdf" / "upstream",
-        help="venv, platform state, PLATFORM_DIR and results (default .xtdf/upstream)",
+        help="venv, platform state, PLATFORM_DIR and results (default .xtdf/upstream, "
+        ".xtdf/upstream-go with --impl go)",
+    )
+    p.add_argument(
+        "--impl",
+        choices=("xtdf", "go"),
+        default="xtdf",
+        help="the platform each module runs against: xtdf's (default) or OpenTDF's Go "
+        "platform (make platform-go), the reference, to tell our differences from the suite's",
     )
     p.add_argument("--netns", action="store_true", help="each module in its own network namespace")
     p.add_argument(
@@ -339,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.pytest_args = shlex.split(args.pytest_args)
     args.xtest = (args.tests / "xtest").resolve()
+    if args.work is None:
+        args.work = ROOT / ".xtdf" / ("upstream-go" if args.impl == "go" else "upstream")
     args.work = args.work.resolve()
     if args.summarize:
         modules = args.modules or sorted(p.name for p in args.xtest.glob("test_*.py"))

@@ -218,6 +218,27 @@ def test_go_platform_has_no_legacy_kas_grants(stack) -> None:
 # -- a failed start: one line naming the cause, nothing left running -------------------
 
 
+def test_certificates_go_where_upstreams_suite_reads_them(stack, tmp_path: Path) -> None:
+    """``PLATFORM_DIR``: the Go KAS's own certificates, by upstream's names."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    platform, _ = stack
+    out = tmp_path / "not" / "yet"
+    written = platform.publish_certificates(out)
+    assert written == [out / "kas-cert.pem", out / "kas-ec-cert.pem"]
+    kinds = []
+    for path in written:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        assert path.read_bytes() == (platform.state_dir / "keys" / path.name).read_bytes()
+        kinds.append(cert.public_key())
+    assert isinstance(kinds[0], rsa.RSAPublicKey) and isinstance(
+        kinds[1], ec.EllipticCurvePublicKey
+    )
+    with pytest.raises(PlatformError, match=r"no certificate \(start the platform first\)$"):
+        go_platform.GoPlatform(tmp_path / "never").publish_certificates(tmp_path / "o")
+
+
 def test_missing_binary_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "platform" / "go").mkdir(parents=True)
     shutil.copy(ROOT / "platform" / "go" / "go.mk", tmp_path / "platform" / "go" / "go.mk")

@@ -102,3 +102,15 @@ def test_republished_on_every_start(tmp_path: Path, name: str) -> None:
     server = start_platform(tmp_path / "state", kas_ports={}, platform_dir=out)
     server.stop()
     assert (out / name).read_text().startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_go_platform_start_refuses_a_missing_keys_file_and_our_options(tmp_path: Path) -> None:
+    """``--impl go`` takes ``--extra-keys`` and ``--platform-dir`` (upstream's suite needs
+    both); options only our server has are refused, before anything starts."""
+    state = tmp_path / "state"
+    missing = tmp_path / "nope.json"
+    r = xtdf("start", "--impl", "go", "--state-dir", str(state), "--extra-keys", str(missing))
+    assert r.returncode == 2 and f"--extra-keys {missing}: no such file" in r.stderr
+    r = xtdf("start", "--impl", "go", "--state-dir", str(state), "--event-loops", "2")
+    assert r.returncode == 2 and "--event-loops is not supported with --impl go" in r.stderr
+    assert not state.exists()

@@ -15,7 +15,7 @@ from xtdf.errors import UsageError
 
 DEFAULT_STATE_DIR = Path(".xtdf/go-platform")
 #: options of our platform that the Go stack does not take
-_XTDF_ONLY = ("config", "host", "public_host", "extra_keys", "platform_dir", "event_loops")
+_XTDF_ONLY = ("config", "host", "public_host", "event_loops")
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
@@ -46,9 +46,18 @@ def run_start(args: argparse.Namespace) -> int:
         idp=8888 if args.idp_port is None else args.idp_port,
         kas=dict(DEFAULT_KAS_PORTS) if kas is None else kas,
     )
-    urls = go_platform.GoPlatform(state, ports).start()
+    extra = []
+    for path in args.extra_keys or []:
+        if not Path(path).is_file():
+            raise UsageError(f"--extra-keys {path}: no such file")
+        extra.append(Path(path).resolve())
+    platform = go_platform.GoPlatform(state, ports, extra_keys=extra)
+    urls = platform.start()
     sys.stdout.write(f"Go platform started; logs in {state}\n")
     _print_urls(urls)
+    if args.platform_dir:
+        for path in platform.publish_certificates(Path(args.platform_dir)):
+            sys.stdout.write(f"  wrote {path}\n")
     return 0
 
 

@@ -344,6 +344,20 @@ class GoPlatform:
                 if label.startswith("kas ") and url not in have:
                     admin.register_kas(url, label.removeprefix("kas "))
 
+    def publish_certificates(self, directory: Path) -> list[Path]:
+        """Copy the KAS's certificates where upstream's suite reads them (``PLATFORM_DIR``:
+        ``kas-cert.pem``, ``kas-ec-cert.pem``); the names are upstream's, as in ``keys/``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        out = []
+        for name in ("kas-cert.pem", "kas-ec-cert.pem"):
+            source = self.state_dir / "keys" / name
+            if not source.is_file():
+                raise PlatformError(f"{source}: no certificate (start the platform first)")
+            with atomic_write(directory / name, fsync=False) as fh:
+                fh.write(source.read_bytes())
+            out.append(directory / name)
+        return out
+
     @property
     def root_key(self) -> str:
         """The platform's root key (hex): what wraps managed keys, as upstream's
