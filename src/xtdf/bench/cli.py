@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,6 +51,8 @@ def _startup_command(sdk: sdk_discovery.SDK) -> tuple[list[str], str] | None:
             [str(dist / "venv/bin/python"), "-m", "otdf_python", "--help"],
             "python -m otdf_python --help",
         )
+    if sdk.name == "go" and (dist / "otdfctl").exists():
+        return ([str(dist / "otdfctl"), "--version"], "otdfctl --version")
     mjs = dist / "node_modules/@opentdf/cli/bin/opentdf.mjs"
     if sdk.name == "js" and mjs.exists():
         return (["node", str(mjs), "--version"], "node opentdf.mjs --version")
@@ -84,27 +87,67 @@ def _summary(runs_ms: list[float]) -> dict[str, Any]:
     }
 
 
+def _round_trips(
+    variants: list[tuple[sdk_discovery.SDK, Path]], repeat: int
+) -> list[dict[str, Any]]:
+    """Median and p95 of one small ZTDF encrypt and decrypt, each checked, per variant;
+    rounds interleave the variants, so a slower spell of the machine falls on all alike."""
+    calls = []
+    for sdk, work in variants:
+        work.mkdir(parents=True, exist_ok=True)
+        pt = work / "pt.bin"
+        pt.write_bytes(os.urandom(PLAINTEXT_BYTES))
+        ct, rt = work / f"{sdk.name}.tdf", work / f"{sdk.name}.out"
+
+        def encrypt(sdk=sdk, pt=pt, ct=ct) -> None:
+            sdk.encrypt(pt, ct, container="ztdf")
+
+        def decrypt(sdk=sdk, pt=pt, ct=ct, rt=rt) -> None:
+            rt.unlink(missing_ok=True)
+            sdk.decrypt(ct, rt, "ztdf")
+            if rt.read_bytes() != pt.read_bytes():
+                raise RoundTripError(f"{sdk}: decrypt gave back other bytes than were encrypted")
+
+        encrypt()
+        decrypt()  # warm-up: first calls fill OS caches and write bytecode
+        calls.append((encrypt, decrypt))
+    runs: list[dict[str, list[float]]] = [{"encrypt": [], "decrypt": []} for _ in calls]
+    for _ in range(repeat):
+        for (encrypt, decrypt), times in zip(calls, runs, strict=True):
+            times["encrypt"].append(_timed(encrypt))
+            times["decrypt"].append(_timed(decrypt))
+    return [{verb: _summary(t) for verb, t in times.items()} for times in runs]
+
+
+#: the Java lane's start-up measure (sdk/java/install.sh): a class data sharing archive
+#: beside the jar, which its cli.sh uses when present
+JAVA_CDS_ARCHIVE = "cmdline.jsa"
+
+
+def _without_cds(sdk: sdk_discovery.SDK, work: Path) -> sdk_discovery.SDK | None:
+    """The Java lane as installed but for its CDS archive: a copy of its dist directory
+    without the archive (the cli.sh looks for it beside itself), or None if it has none."""
+    dist = sdk.path.parent
+    if sdk.name != "java" or not (dist / JAVA_CDS_ARCHIVE).is_file():
+        return None
+    copy = work / "without-cds"
+    shutil.copytree(dist, copy, symlinks=True)
+    (copy / JAVA_CDS_ARCHIVE).unlink()
+    return sdk_discovery.SDK(sdk.name, sdk.version, copy / sdk.path.name)
+
+
 def measure(sdk: sdk_discovery.SDK, repeat: int, work: Path) -> dict[str, Any]:
-    """Median and p95 of one small ZTDF encrypt and decrypt, and of the start-up alone."""
-    pt = work / "pt.bin"
-    pt.write_bytes(os.urandom(PLAINTEXT_BYTES))
-    ct, rt = work / f"{sdk.name}.tdf", work / f"{sdk.name}.out"
-
-    def encrypt() -> None:
-        sdk.encrypt(pt, ct, container="ztdf")
-
-    def decrypt() -> None:
-        rt.unlink(missing_ok=True)
-        sdk.decrypt(ct, rt, "ztdf")
-        if rt.read_bytes() != pt.read_bytes():
-            raise RoundTripError(f"{sdk}: decrypt gave back other bytes than were encrypted")
-
-    encrypt()
-    decrypt()  # warm-up: first calls fill OS caches and write bytecode
-    out: dict[str, Any] = {
-        "encrypt": _summary([_timed(encrypt) for _ in range(repeat)]),
-        "decrypt": _summary([_timed(decrypt) for _ in range(repeat)]),
-    }
+    """Round trips through the SDK's cli.sh, its start-up alone, and for the Java lane the
+    same calls without its start-up measure."""
+    bare = _without_cds(sdk, work)
+    if bare is None:
+        (out,) = _round_trips([(sdk, work)], repeat)
+    else:
+        out, without = _round_trips([(sdk, work), (bare, work / "bare")], repeat)
+        out["without_startup_measure"] = {
+            "what": f"the same dist without {JAVA_CDS_ARCHIVE} (no class data sharing)",
+            **without,
+        }
     start = _startup_command(sdk)
     if start is not None:
         cmd, what = start
