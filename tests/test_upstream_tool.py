@@ -4,6 +4,7 @@ docs/upstream.md records that run.)"""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import sys
@@ -126,18 +127,23 @@ def test_junit_tally_and_causes(tmp_path: Path) -> None:
     assert missing.collected == 0 and "did not get to run" in next(iter(missing.causes))
 
 
-def test_only_test_abac_gets_the_additional_kases(tmp_path: Path) -> None:
-    """Upstream's CI starts alpha..delta and km1/km2 just before test_abac.py; earlier
-    modules see the platform's own KAS alone (test_tdfs.py's malicious-KAO case needs
-    nothing at 8585)."""
-    args = tool.argparse.Namespace(
+def _script_args(tmp_path: Path, impl: str) -> argparse.Namespace:
+    """What module_script reads of the parsed options."""
+    return argparse.Namespace(
         xtest=tmp_path / "xtest",
         venv_python=tmp_path / "py",
         pytest_args=[],
         netns=True,
         fresh=True,
-        impl="xtdf",
+        impl=impl,
     )
+
+
+def test_only_test_abac_gets_the_additional_kases(tmp_path: Path) -> None:
+    """Upstream's CI starts alpha..delta and km1/km2 just before test_abac.py; earlier
+    modules see the platform's own KAS alone (test_tdfs.py's malicious-KAO case needs
+    nothing at 8585)."""
+    args = _script_args(tmp_path, "xtdf")
     for module in ("test_tdfs.py", "test_policytypes.py", "test_legacy.py", "test_nano.py"):
         start = next(
             line
@@ -152,14 +158,7 @@ def test_only_test_abac_gets_the_additional_kases(tmp_path: Path) -> None:
 def test_the_go_platform_is_started_stopped_and_keyed_as_ours_is(tmp_path: Path) -> None:
     """``--impl go``: the same start line with ``--impl go`` (extra keys, PLATFORM_DIR),
     the root key from the Go stack's key directory, and its own stop."""
-    args = tool.argparse.Namespace(
-        xtest=tmp_path / "xtest",
-        venv_python=tmp_path / "py",
-        pytest_args=[],
-        netns=True,
-        fresh=True,
-        impl="go",
-    )
+    args = _script_args(tmp_path, "go")
     lines = tool.module_script(args, "test_tdfs.py", tmp_path).splitlines()
     (start,) = [line for line in lines if " platform start " in line]
     assert " platform start --impl go --state-dir " in start
