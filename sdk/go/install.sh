@@ -3,6 +3,9 @@
 # sdk/go/cli.sh.in. Two kinds of lane (sdk/go/go.mk, sdk/gosdk/gosdk.mk):
 #   install.sh MODULE VERSION ZIP_SUM GOMOD_SUM   upstream's otdfctl at a pinned release
 #          e.g. install.sh github.com/opentdf/otdfctl 0.21.0 h1:... h1:...   (lane go)
+#     [--raise SUMFILE MODULE@vX.Y.Z...]           the same, with these dependencies raised to
+#          the given releases (where the proxy refuses the ones the release pins) and SUMFILE
+#          holding the go.sum lines that vouch for what the raise brings in; see sdk/go/go.mk
 #   install.sh --source DIR VERSION               xtdf's own CLI in DIR on the Go SDK VERSION
 #          e.g. install.sh --source sdk/gosdk 0.36.0                          (lane gosdk)
 #
@@ -27,7 +30,7 @@
 # Without a usable `go` it prints one line and exits 0, or exits 1 under CI=true.
 set -euo pipefail
 here=$(cd -- "$(dirname -- "$0")" && pwd)
-usage="usage: install.sh MODULE VERSION ZIP_SUM GOMOD_SUM | install.sh --source DIR VERSION"
+usage="usage: install.sh MODULE VERSION ZIP_SUM GOMOD_SUM [--raise SUMFILE MODULE@vX.Y.Z...] | install.sh --source DIR VERSION"
 python=${PYTHON:-python3}
 if [[ ${1:-} == --source ]]; then
   [[ $# -eq 3 && -d $2 && -f $2/go.mod ]] || { echo "install.sh: $usage (DIR holds go.mod)" >&2; exit 2; }
@@ -36,10 +39,20 @@ if [[ ${1:-} == --source ]]; then
   module="xtdf's CLI on github.com/opentdf/platform/sdk v$version"
   dist=$source_dir/dist/$version
 else
-  [[ $# -eq 4 && -n $1 && -n $2 && -n $3 && -n $4 ]] || { echo "install.sh: $usage" >&2; exit 2; }
+  [[ $# -ge 4 && -n $1 && -n $2 && -n $3 && -n $4 ]] || { echo "install.sh: $usage" >&2; exit 2; }
   source_dir= module=$1 version=$2 zip_sum=$3 mod_sum=$4
+  shift 4
   [[ $zip_sum == h1:* && $mod_sum == h1:* ]] ||
     { echo "install.sh: checksums must be go.sum h1: hashes" >&2; exit 2; }
+  if [[ $# -gt 0 ]]; then
+    [[ $1 == --raise && $# -ge 3 && -f $2 ]] ||
+      { echo "install.sh: $usage (--raise takes a go.sum file and at least one module)" >&2; exit 2; }
+    raise_sums=$(cd -- "$(dirname -- "$2")" && pwd)/${2##*/} raise_mods="${*:3}"
+    for r in $raise_mods; do
+      [[ $r =~ ^[^@[:space:]]+@v[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+        { echo "install.sh: --raise $r is not MODULE@vX.Y.Z" >&2; exit 2; }
+    done
+  fi
   lane=go tool=otdfctl
   dist=$here/dist/$version
 fi
@@ -59,6 +72,9 @@ skip() {
 . "$here/pinned_build.sh"
 if [[ -n $source_dir ]]; then
   go_toolchain "${GOTOOLCHAIN:-local}" "$source_dir"
+elif [[ -n ${raise_mods:-} ]]; then
+  # a raised dependency may need a newer Go than the release did: the toolchain the .mk names
+  go_toolchain "${GOTOOLCHAIN:-local}"
 else
   go_toolchain local
 fi

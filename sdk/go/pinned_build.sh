@@ -10,7 +10,10 @@
 # CGO_ENABLED=0, -trimpath, GOTOOLCHAIN=local (no toolchain downloads).
 #
 # The caller defines skip REASON (one line; exit 0, or 1 under CI=true) and python, then
-# calls go_toolchain (sets goversion) and pinned_build.
+# calls go_toolchain (sets goversion) and pinned_build. A caller that sets raise_mods
+# ("MODULE@vX.Y.Z ...") and raise_sums (a go.sum file) builds the release with those
+# dependencies raised: the throwaway module requires them too, so the go command's minimal
+# version selection takes them, and raise_sums vouches for every module they bring in.
 
 # go_toolchain TOOLCHAIN [DIR]: a usable go on PATH, or skip; sets goversion. TOOLCHAIN is
 # local (never download one) or the goX.Y.Z a module in DIR needs (fetched from the proxy once)
@@ -35,8 +38,11 @@ pinned_buildflags="-trimpath -ldflags=-buildid="
 
 # pinned_build_key MODULE VERSION ZIP_SUM GOMOD_SUM: what a build depends on, as one digest
 pinned_build_key() {
-  printf '%s\n' "$1@v$2" "$3" "$4" "$goversion" "$(go env GOOS)/$(go env GOARCH)" \
-    "CGO_ENABLED=0 $pinned_buildflags" | sha256sum | cut -d' ' -f1
+  {
+    printf '%s\n' "$1@v$2" "$3" "$4" "$goversion" "$(go env GOOS)/$(go env GOARCH)" \
+      "CGO_ENABLED=0 $pinned_buildflags"
+    [[ -z ${raise_mods:-} ]] || { echo "raise $raise_mods" && sha256sum <"$raise_sums"; }
+  } | sha256sum | cut -d' ' -f1
 }
 
 # source_build_key DIR VERSION: what a build of our own module in DIR depends on, as one digest
@@ -85,14 +91,29 @@ print(d.get("Sum", "-"), d.get("GoModSum", "-"), d.get("Dir", "-"))' <<<"$info")
   [[ $want_go =~ ^[0-9]+\.[0-9]+ ]] || { echo "install.sh: no go line in $moddir/go.mod" >&2; exit 1; }
   [[ $(at_least "${goversion#go}" "$want_go") == 0 ]] ||
     skip "$goversion is older than the go $want_go that $module@v$version needs"
-  printf 'module xtdf.local/pinned-build\n\ngo %s\n\nrequire %s v%s\n' \
-    "$want_go" "$module" "$version" >"$work/mod/go.mod"
+  # raised dependencies may ask for a newer go line than the release's: the toolchain's own
+  [[ -z ${raise_mods:-} ]] || want_go=${goversion#go}
+  {
+    printf 'module xtdf.local/pinned-build\n\ngo %s\n\nrequire %s v%s\n' "$want_go" "$module" "$version"
+    local r
+    for r in ${raise_mods:-}; do printf 'require %s %s\n' "${r%@*}" "${r##*@}"; done
+  } >"$work/mod/go.mod"
   printf '%s v%s %s\n%s v%s/go.mod %s\n' \
     "$module" "$version" "$zip_sum" "$module" "$version" "$mod_sum" >"$work/mod/go.sum"
   cat -- "$moddir/go.sum" >>"$work/mod/go.sum"
+  [[ -z ${raise_mods:-} ]] || cat -- "$raise_sums" >>"$work/mod/go.sum"
   # shellcheck disable=SC2086 # the flags are words
   (cd "$work/mod" && go build $pinned_buildflags -o "$out" "$module") || {
     echo "install.sh: go build of $module@v$version failed (see above)" >&2
     exit 1
   }
+  # a raise the release already exceeds would be silently ignored: the binary must hold each
+  local deps
+  deps=$(go version -m "$out") || { echo "install.sh: go version -m $out failed" >&2; exit 1; }
+  for r in ${raise_mods:-}; do
+    grep -qE "^[[:space:]]+dep[[:space:]]+${r%@*}[[:space:]]+${r##*@}[[:space:]]" <<<"$deps" || {
+      echo "install.sh: $module@v$version was built without $r (raise it to the release it takes, or drop it)" >&2
+      exit 1
+    }
+  done
 }

@@ -167,6 +167,7 @@ class PlatformLimit:
     """An SDK that one platform refuses in some roles: every cell where it plays one of
     them there is a strict xfail, marked at collection (:func:`mark_platform_limits`)."""
 
+    #: a lane (``gosdk``) or one release of it (``go@0.30.0``)
     sdk: str
     platform: str
     reason: str
@@ -177,23 +178,34 @@ class PlatformLimit:
 
     def blocks(self, platform: str, enc: object, dec: object, module: str) -> bool:
         def named(s: object) -> bool:
-            return isinstance(s, SDK) and s.name == self.sdk
+            return isinstance(s, SDK) and self.sdk in (s.name, str(s))
 
         return platform == self.platform and (
             (self.decrypt and named(dec)) or (module in self.encrypt_in and named(enc))
         )
 
 
+#: the Go SDK 0.36.0's DPoP proofs against the Go platform v0.13.0 (docs/go-platform.md)
+GO_SDK_HTU_SKEW = (
+    "puts the whole request URL in its DPoP proofs' htu (RFC 9449); the Go platform v0.13.0 "
+    "(the newest release the module proxy serves here) compares a Connect call's htu with "
+    "the procedure path alone and answers 'unauthenticated', so the SDK cannot list the KAS "
+    "registry or rewrap (decrypt) or look attributes up (encrypt with attributes) there; "
+    "upstream version skew, xtdf's platform accepts both forms"
+)
+
 PLATFORM_LIMITS: tuple[PlatformLimit, ...] = (
     PlatformLimit(
         "gosdk",
         "go",
-        "OpenTDF's Go SDK 0.36.0 puts the whole request URL in its DPoP proofs' htu (RFC "
-        "9449); the Go platform v0.13.0 (the newest release the module proxy serves here) "
-        "compares a Connect call's htu with the procedure path alone and answers "
-        "'unauthenticated', so the SDK cannot list the KAS registry or rewrap (decrypt) or "
-        "look attributes up (encrypt with attributes) there; upstream version skew, xtdf's "
-        "platform accepts both forms",
+        f"OpenTDF's Go SDK 0.36.0 {GO_SDK_HTU_SKEW}",
+        decrypt=True,
+        encrypt_in=frozenset({"test_abac", "test_policytypes"}),
+    ),
+    PlatformLimit(
+        "go@0.30.0",
+        "go",
+        f"otdfctl 0.30.0, built here on the Go SDK 0.36.0 (sdk/go/go.mk), {GO_SDK_HTU_SKEW}",
         decrypt=True,
         encrypt_in=frozenset({"test_abac", "test_policytypes"}),
     ),

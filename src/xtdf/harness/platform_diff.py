@@ -78,10 +78,11 @@ EXPLAINED: tuple[Explanation, ...] = (
     ),
     Explanation(
         name="Go SDK 0.36.0 against Go platform v0.13.0",
-        pattern=r"gosdk@",
+        pattern=r"gosdk@|go@0\.30\.0",
         go_outcomes=("xfailed",),
         why=(
-            "upstream version skew, not ours: the Go SDK 0.36.0 (lane gosdk) puts the whole "
+            "upstream version skew, not ours: the Go SDK 0.36.0 (lane gosdk, and otdfctl "
+            "0.30.0, built on it: sdk/go/go.mk) puts the whole "
             "request URL in its DPoP proofs' htu, as RFC 9449 says; service v0.13.0 compares "
             "a Connect call's htu with the procedure path alone and answers "
             "'unauthenticated'. Every cell where that SDK decrypts, or encrypts with "
@@ -91,7 +92,7 @@ EXPLAINED: tuple[Explanation, ...] = (
         ),
         pinned_by=(
             "tests/go_platform/test_go_platform_smoke.py::test_ztdf_round_trip_through_the_go_kas"
-            "[gosdk@0.36.0] (strict xfail); tests/platform/test_server_auth.py::"
+            "[gosdk@0.36.0] and [go@0.30.0] (strict xfails); tests/platform/test_server_auth.py::"
             "test_path_only_htu_is_accepted_like_go (ours takes both htu forms)"
         ),
     ),

@@ -297,7 +297,9 @@ WORDINGS: dict[str, Wording] = {
         },
         crash=GO_CRASH,
         note="otdfctl 0.21.0 logs 'ERROR    Failed to decrypt file: <wrapped errors>'; an "
-        "altered policy reads '[tamper detected] tdf: rewrap request 400'",
+        "altered policy reads '[tamper detected] tdf: rewrap request 400'. otdfctl 0.30.0 "
+        "(on the Go SDK 0.36.0) words every refusal the matrix provokes the same way: its "
+        "refusal cells pass on these patterns (--focus=go@0.30.0, 2026-12-04)",
     ),
     # xtdf's own CLI on the OpenTDF Go SDK 0.36.0 (sdk/gosdk): the SDK's own error chains
     "gosdk": Wording(
