@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.platform.conftest import LocalPlatform, start_platform
 from xtdf._proto.policy.attributes import attributes_pb2 as at
 from xtdf.cli.main import main
 from xtdf.crypto import ec as ec_crypto
@@ -78,7 +79,7 @@ def test_entitlements_from_subject_mappings(admin: PolicyAdmin, policy: dict) ->
     assert len(admin.list_condition_sets()) >= 2
 
 
-def test_keys_grants_and_base_key(admin: PolicyAdmin, policy: dict, url: str) -> None:
+def test_keys_and_grants(admin: PolicyAdmin, policy: dict) -> None:
     fqn = f"{policy['fqn']}/attr/level/value/hi"
     kas_uri = policy["kas"]["uri"]
     admin.assign_key("value", fqn, kas_uri, "r9")
@@ -87,17 +88,27 @@ def test_keys_grants_and_base_key(admin: PolicyAdmin, policy: dict, url: str) ->
     assert got["value"]["kasKeys"][0]["publicKey"]["kid"] == "r9"
     assert got["attribute"]["namespace"]["grants"][0]["uri"] == kas_uri
     assert [k["key"]["keyId"] for k in admin.list_keys(kas_uri)] == ["r9"]
-    previous = admin.get_base_key()
+
+
+def test_base_key(tmp_path: Path) -> None:
+    """On a platform of its own: a base key cannot be unset once set, and the Go SDK (and
+    otdfctl 0.30.0 on it) encrypts to it wherever no key mapping says otherwise, so on the
+    shared platform it would send every later such encrypt to this unreachable KAS."""
+    server = start_platform(tmp_path / "state")
     try:
-        admin.set_base_key(kas_uri, "r9")
-        assert admin.get_base_key()["publicKey"]["kid"] == "r9"
+        url = LocalPlatform(server).url
+        with PolicyAdmin(url) as admin:
+            kas_uri = f"http://kas-{uuid.uuid4().hex[:8]}.example.com/kas"
+            admin.register_kas(kas_uri, "remote")
+            admin.create_key(kas_uri, "r9", "rsa:2048")
+            admin.set_base_key(kas_uri, "r9")
+            assert admin.get_base_key()["publicKey"]["kid"] == "r9"
         wellknown = httpx.get(url + "/.well-known/opentdf-configuration").json()
         conf = wellknown.get("configuration", wellknown)
         assert conf["base_key"]["public_key"]["algorithm"] == "rsa:2048"
         assert conf["base_key"]["kas_uri"] == kas_uri
-    finally:  # the platform is shared: put the base key back
-        if previous:
-            admin.set_base_key(previous["kasUri"], previous["publicKey"]["kid"])
+    finally:
+        server.stop()
 
 
 def test_otdfctl_style_wrapped_keys(admin: PolicyAdmin, policy: dict, local_platform: Any) -> None:

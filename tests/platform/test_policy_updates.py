@@ -10,6 +10,7 @@ metadata and match rules taken from upstream.
 from __future__ import annotations
 
 import base64
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,9 @@ import pytest
 
 from tests.platform.conftest import LocalPlatform, start_platform
 from xtdf.platform import roles
+from xtdf.platform.policy.store import PolicyStore
 from xtdf.platform.roles import RolePolicy
+from xtdf.platform.store import Database
 
 ADMIN, STANDARD, NO_ROLE = "opentdf", "opentdf-sdk", "xtdf-alice"
 NS = "policy.namespaces.NamespaceService"
@@ -857,3 +860,59 @@ def test_provider_config_writes_are_admin_only(admin: Client, standard: Client) 
         assert message.startswith(f"permission denied: {path} "), message
     got = standard.ok(f"{KM}/GetProviderConfig", {"id": made["id"]})["providerConfig"]
     assert base64.b64decode(got["configJson"]) == b'{"a": 1}'
+
+
+def test_provider_names_are_unique_per_manager(admin: Client) -> None:
+    """Upstream's provider_config is unique on (name, manager); otdfctl 0.30.0 requires a
+    manager on create, 0.21.0 sends none (recorded as upstream's 'opentdf.io/unspecified')."""
+    name, config = f"p{uuid.uuid4().hex[:8]}", _b64(b"{}")
+    create = f"{KM}/CreateProviderConfig"
+    aws = admin.ok(create, {"name": name, "configJson": config, "manager": "aws"})
+    aws = aws["providerConfig"]
+    assert (aws["name"], aws["manager"]) == (name, "aws")
+    basic = admin.ok(create, {"name": name, "configJson": config, "manager": "opentdf.io/basic"})
+    assert basic["providerConfig"]["id"] != aws["id"]
+    said = admin.fails(
+        "already_exists", create, {"name": name, "configJson": config, "manager": "aws"}
+    )
+    assert f"{name!r} of manager 'aws'" in said
+    bare = admin.ok(create, {"name": f"q{name}", "configJson": config})["providerConfig"]
+    assert bare["manager"] == "opentdf.io/unspecified"
+    get = f"{KM}/GetProviderConfig"
+    pair = {"nameManager": {"name": name, "manager": "opentdf.io/basic"}}
+    assert admin.ok(get, pair)["providerConfig"]["id"] == basic["providerConfig"]["id"]
+    assert admin.ok(get, {"name": name, "manager": "aws"})["providerConfig"]["id"] == aws["id"]
+    assert "name the manager too" in admin.fails("invalid_argument", get, {"name": name})
+    assert admin.ok(get, {"name": f"q{name}"})["providerConfig"]["id"] == bare["id"]
+    missing = {"nameManager": {"name": name, "manager": "gcp"}}
+    assert "of manager 'gcp'" in admin.fails("not_found", get, missing)
+    blank = {"nameManager": {"name": name, "manager": " "}}
+    assert "name_manager.manager: required" in admin.fails("invalid_argument", get, blank)
+    bad = {"name": f"r{name}", "configJson": config, "manager": "a b"}
+    assert "manager: at most" in admin.fails("invalid_argument", create, bad)
+    moved = admin.ok(f"{KM}/UpdateProviderConfig", {"id": bare["id"], "manager": "aws"})
+    assert moved["providerConfig"]["manager"] == "aws"
+    clash = {"id": bare["id"], "name": name}
+    assert "already exists" in admin.fails("already_exists", f"{KM}/UpdateProviderConfig", clash)
+
+
+def test_a_state_made_before_managers_is_upgraded(tmp_path: Path) -> None:
+    """A provider table of the shape before managers keeps its rows, each with the default."""
+
+    path = tmp_path / "policy.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE policy_provider_configs (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+        " config_json BLOB NOT NULL, labels TEXT NOT NULL DEFAULT '{}',"
+        " created_at REAL NOT NULL, updated_at REAL NOT NULL);"
+        "INSERT INTO policy_provider_configs VALUES ('id-1', 'kms', X'7b7d', '{}', 1.0, 2.0);"
+    )
+    old.close()
+    store = PolicyStore(Database(path))
+    (kept,) = store.list_providers()
+    assert (kept.id, kept.name, kept.manager, kept.config_json) == (
+        "id-1", "kms", "opentdf.io/unspecified", b"{}",
+    )  # fmt: skip
+    store.create_provider("kms", b"{}", manager="aws")  # unique per manager now
+    assert sorted(p.manager for p in store.list_providers()) == ["aws", "opentdf.io/unspecified"]
+    assert len(PolicyStore(Database(path)).list_providers()) == 2  # a second start: no-op

@@ -19,7 +19,9 @@ def register(reg: Registrar) -> None:
     def create(req: km.CreateProviderConfigRequest) -> Message:
         metadata = req.metadata if req.HasField("metadata") else None
         return km.CreateProviderConfigResponse(
-            provider_config=store.create_provider(req.name, req.config_json, metadata)
+            provider_config=store.create_provider(
+                req.name, req.config_json, metadata, manager=req.manager
+            )
         )
 
     @rpc(KEY_MANAGEMENT, "GetProviderConfig", km.GetProviderConfigRequest,
@@ -27,8 +29,18 @@ def register(reg: Registrar) -> None:
     def get(req: km.GetProviderConfigRequest) -> Message:
         which = req.WhichOneof("identifier")
         if which is None:
-            raise RpcError("invalid_argument", "identifier: an id or a name is required")
-        provider = store.get_provider(getattr(req, which), by_name=which == "name")
+            raise RpcError(
+                "invalid_argument", "identifier: an id, a name or a name_manager is required"
+            )
+        if which == "name_manager":
+            pair = req.name_manager
+            if not pair.manager.strip():
+                raise RpcError("invalid_argument", "name_manager.manager: required")
+            provider = store.get_provider(pair.name, by_name=True, manager=pair.manager)
+        else:
+            provider = store.get_provider(
+                getattr(req, which), by_name=which == "name", manager=req.manager
+            )
         return km.GetProviderConfigResponse(provider_config=provider)
 
     @rpc(KEY_MANAGEMENT, "ListProviderConfigs", km.ListProviderConfigsRequest,
@@ -41,7 +53,9 @@ def register(reg: Registrar) -> None:
     @rpc(KEY_MANAGEMENT, "UpdateProviderConfig", km.UpdateProviderConfigRequest,
          km.UpdateProviderConfigResponse)  # fmt: skip
     def update(req: km.UpdateProviderConfigRequest) -> Message:
-        provider = store.update_provider(req.id, req.name, req.config_json, *update_metadata(req))
+        provider = store.update_provider(
+            req.id, req.name, req.config_json, *update_metadata(req), manager=req.manager
+        )
         return km.UpdateProviderConfigResponse(provider_config=provider)
 
     @rpc(KEY_MANAGEMENT, "DeleteProviderConfig", km.DeleteProviderConfigRequest,

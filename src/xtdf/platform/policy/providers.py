@@ -1,7 +1,8 @@
 """The key provider configuration part of the policy store.
 
 Upstream's KAS can keep keys in an external key manager, configured by these records
-(a name and a JSON document the manager reads). The local platform stores and serves
+(a name, the kind of key manager, and a JSON document that manager reads; names are
+unique per manager). The local platform stores and serves
 them, so that otdfctl's ``keymanagement provider`` commands work against it; its own KAS
 keeps every key under its root key and never reads them.
 """
@@ -26,6 +27,19 @@ from xtdf.platform.rpc import RpcError
 
 #: a provider's configuration is a small JSON document; anything larger is refused
 MAX_CONFIG_BYTES = 64 * 1024
+#: what upstream records for a provider created without one (older clients send none)
+UNSPECIFIED_MANAGER = "opentdf.io/unspecified"
+MAX_MANAGER_CHARS = 253
+
+
+def _manager(raw: str) -> str:
+    manager = raw.strip()
+    if len(manager) > MAX_MANAGER_CHARS or any(c.isspace() or not c.isprintable() for c in manager):
+        raise RpcError(
+            "invalid_argument",
+            f"manager: at most {MAX_MANAGER_CHARS} printable characters, no spaces",
+        )
+    return manager
 
 
 def _config(raw: bytes) -> bytes:
@@ -43,12 +57,31 @@ def _config(raw: bytes) -> bytes:
 class ProviderConfigs(StoreBase):
     """``policy.keymanagement.KeyManagementService`` provider configurations."""
 
-    def _provider_row(self, ident: str, *, by_name: bool = False) -> sqlite3.Row:
-        column = "name" if by_name else "id"
+    def _provider_row(self, ident: str, *, by_name: bool = False, manager: str = "") -> sqlite3.Row:
         value = required("identifier", ident)
+        if not by_name:
+            return self._row(
+                "SELECT * FROM policy_provider_configs WHERE id = ?",
+                [value],
+                f"provider config {ident!r}",
+            )
+        name = value.strip().lower()
+        if manager:
+            return self._row(
+                "SELECT * FROM policy_provider_configs WHERE name = ? AND manager = ?",
+                [name, _manager(manager)],
+                f"provider config {ident!r} of manager {manager!r}",
+            )
+        rows = self.db.query("SELECT * FROM policy_provider_configs WHERE name = ?", [name])
+        if len(rows) > 1:
+            raise RpcError(
+                "invalid_argument",
+                f"provider config {ident!r}: {len(rows)} managers have one by that name; "
+                "name the manager too",
+            )
         return self._row(
-            f"SELECT * FROM policy_provider_configs WHERE {column} = ?",
-            [value.strip().lower() if by_name else value],
+            "SELECT * FROM policy_provider_configs WHERE name = ?",
+            [name],
             f"provider config {ident!r}",
         )
 
@@ -57,31 +90,40 @@ class ProviderConfigs(StoreBase):
         return po.KeyProviderConfig(
             id=row["id"],
             name=row["name"],
+            manager=row["manager"],
             config_json=bytes(row["config_json"]),
             metadata=metadata_of(row),
         )
 
-    def get_provider(self, ident: str, *, by_name: bool = False) -> po.KeyProviderConfig:
-        return self._provider(self._provider_row(ident, by_name=by_name))
+    def get_provider(
+        self, ident: str, *, by_name: bool = False, manager: str = ""
+    ) -> po.KeyProviderConfig:
+        return self._provider(self._provider_row(ident, by_name=by_name, manager=manager))
 
     def list_providers(self) -> list[po.KeyProviderConfig]:
         rows = self.db.query("SELECT * FROM policy_provider_configs ORDER BY name")
         return [self._provider(r) for r in rows]
 
     def create_provider(
-        self, name: str, config: bytes, metadata: common_pb2.MetadataMutable | None = None
+        self,
+        name: str,
+        config: bytes,
+        metadata: common_pb2.MetadataMutable | None = None,
+        manager: str = "",
     ) -> po.KeyProviderConfig:
         norm = check_name("name", name)
+        kind = _manager(manager) or UNSPECIFIED_MANAGER
         row_id = new_id()
         self._insert(
             "policy_provider_configs",
             {
                 "id": row_id,
                 "name": norm,
+                "manager": kind,
                 "config_json": _config(config),
                 "labels": labels_json(metadata),
             },
-            f"provider config {norm!r}",
+            f"provider config {norm!r} of manager {kind!r}",
         )
         return self.get_provider(row_id)
 
@@ -92,6 +134,7 @@ class ProviderConfigs(StoreBase):
         config: bytes,
         metadata: common_pb2.MetadataMutable | None,
         behavior: int,
+        manager: str = "",
     ) -> po.KeyProviderConfig:
         row = self._provider_row(ident)
         values: dict[str, Any] = {}
@@ -99,13 +142,16 @@ class ProviderConfigs(StoreBase):
             values["name"] = check_name("name", name)
         if config:
             values["config_json"] = _config(config)
+        if _manager(manager):
+            values["manager"] = _manager(manager)
         self._apply(
             "policy_provider_configs",
             row,
             values,
             metadata,
             behavior,
-            taken=f"provider config {name!r} already exists",
+            taken=f"provider config {name or row['name']!r} of manager "
+            f"{manager or row['manager']!r} already exists",
         )
         return self.get_provider(row["id"])
 

@@ -7,7 +7,22 @@ never queried by their parts, and the protobuf encoding is already our wire form
 
 from __future__ import annotations
 
-DDL = """
+#: key provider configs are unique per name and manager (upstream's provider_config table)
+PROVIDER_CONFIGS = """
+CREATE TABLE IF NOT EXISTS policy_provider_configs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    manager TEXT NOT NULL DEFAULT 'opentdf.io/unspecified',
+    config_json BLOB NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (name, manager)
+);
+"""
+
+DDL = (
+    """
 CREATE TABLE IF NOT EXISTS policy_namespaces (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -140,15 +155,9 @@ CREATE TABLE IF NOT EXISTS policy_registered_resource_action_values (
     updated_at REAL NOT NULL,
     UNIQUE (resource_value_id, action_id, attribute_value_id)
 );
-CREATE TABLE IF NOT EXISTS policy_provider_configs (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    config_json BLOB NOT NULL,
-    labels TEXT NOT NULL DEFAULT '{}',
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS policy_subject_mappings (
+"""
+    + PROVIDER_CONFIGS
+    + """CREATE TABLE IF NOT EXISTS policy_subject_mappings (
     id TEXT PRIMARY KEY,
     value_id TEXT NOT NULL REFERENCES policy_values(id),
     condition_set_id TEXT NOT NULL REFERENCES policy_condition_sets(id),
@@ -159,3 +168,21 @@ CREATE TABLE IF NOT EXISTS policy_subject_mappings (
     updated_at REAL NOT NULL
 );
 """
+)
+
+#: a state directory made before provider configs had a manager: the table is rebuilt with
+#: it (each old record gets upstream's default) and with uniqueness per name and manager
+PROVIDER_MANAGER_UPGRADE = (
+    """
+BEGIN;
+ALTER TABLE policy_provider_configs RENAME TO policy_provider_configs_before_manager;
+"""
+    + PROVIDER_CONFIGS
+    + """
+INSERT INTO policy_provider_configs (id, name, config_json, labels, created_at, updated_at)
+    SELECT id, name, config_json, labels, created_at, updated_at
+    FROM policy_provider_configs_before_manager;
+DROP TABLE policy_provider_configs_before_manager;
+COMMIT;
+"""
+)
