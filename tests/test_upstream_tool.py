@@ -88,6 +88,25 @@ def test_our_adapters_link_every_lane_as_installed(checkout: Path, lanes: Path) 
     assert tool.suite_env(checkout, checkout)["OTDFCTL_HEADS"] == "[]"  # no otdfctl.sh there
 
 
+@pytest.mark.parametrize(
+    ("installed", "head"),
+    [(["0.21.0", "0.30.0"], "0.21.0"), (["0.30.0"], "0.30.0"), (["0.19.0", "0.30.0"], "0.30.0")],
+)
+def test_policy_fixtures_run_the_otdfctl_that_still_assigns_grants(
+    checkout: Path, lanes: Path, tmp_path: Path, installed: list[str], head: str
+) -> None:
+    """0.21.0 when installed (0.30.0's kas-grants assign assigns nothing), else the newest."""
+    (lanes / "go" / "dist" / "0.21.0" / "otdfctl").unlink()
+    (lanes / "go" / "dist" / "0.21.0").rmdir()
+    for version in installed:
+        (lanes / "go" / "dist" / version).mkdir(parents=True)
+        (lanes / "go" / "dist" / version / "otdfctl").write_text("binary")
+    made = tool.populate_sdks(checkout, lanes)
+    assert [m for m in made if m.startswith("go@0")] == [f"go@{v}" for v in installed]
+    env = tool.suite_env(checkout, tmp_path / "pd")
+    assert env["OTDFCTL_HEADS"] == f'["{head}"]'
+
+
 def test_environment_is_test_env_sourced_plus_platform_dir(
     checkout: Path, lanes: Path, tmp_path: Path
 ) -> None:
