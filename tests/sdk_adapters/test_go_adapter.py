@@ -202,6 +202,22 @@ def test_what_the_build_lacks_is_refused_with_its_name(
     assert r.calls() == [] and not dst.exists()
 
 
+@pytest.mark.parametrize("verb", ["encrypt", "decrypt"])
+def test_a_build_without_nanotdf_refuses_nano_before_the_tool(
+    tmp_path: Path, src: Path, verb: str
+) -> None:
+    r = Rendered(tmp_path / "dist", "go", "otdfctl", no=("nano",))
+    dst = tmp_path / "out"
+    result = r.run(verb, src, dst, "nano")
+    assert result.returncode == 3, result
+    assert result.stderr == (
+        f"go@9.9.9 cli.sh: {verb} nano: otdfctl 9.9.9 has no NanoTDF "
+        "(cli.sh supports nano answers no)\n"
+    )
+    assert r.calls() == [] and not dst.exists()
+    assert r.run(verb, src, dst, "ztdf").returncode == 0  # ztdf still goes through
+
+
 def test_failure_leaves_no_dst_and_passes_the_status(
     cli: Rendered, src: Path, tmp_path: Path
 ) -> None:
