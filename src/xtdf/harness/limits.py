@@ -8,6 +8,7 @@ skipped instead: the SDK would refuse anyway, so its refusal would prove nothing
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -175,6 +176,11 @@ class PlatformLimit:
     decrypt: bool = False
     #: test modules whose encryptions look attributes up, which it cannot do there
     encrypt_in: frozenset[str] = frozenset()
+
+    @property
+    def id_pattern(self) -> str:
+        """A regex for the test ids this SDK's cells carry (``gosdk@...``, ``go@0.30.0``)."""
+        return re.escape(self.sdk if "@" in self.sdk else f"{self.sdk}@")
 
     def blocks(self, platform: str, enc: object, dec: object, module: str) -> bool:
         def named(s: object) -> bool:

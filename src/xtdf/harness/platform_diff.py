@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xtdf.harness.limits import GO_SDK_HTU_SKEW, PLATFORM_LIMITS
+
 BEGIN = "<!-- go-platform-diff:begin (python -m xtdf.harness.platform_diff) -->"
 END = "<!-- go-platform-diff:end -->"
 
@@ -78,7 +80,9 @@ EXPLAINED: tuple[Explanation, ...] = (
     ),
     Explanation(
         name="Go SDK 0.36.0 against Go platform v0.13.0",
-        pattern=r"gosdk@|go@0\.30\.0",
+        pattern="|".join(
+            limit.id_pattern for limit in PLATFORM_LIMITS if GO_SDK_HTU_SKEW in limit.reason
+        ),
         go_outcomes=("xfailed",),
         why=(
             "upstream version skew, not ours: the Go SDK 0.36.0 (lane gosdk, and otdfctl "

@@ -17,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from xtdf._proto.common import common_pb2
 from xtdf._proto.policy import objects_pb2 as po
-from xtdf.platform.policy.schema import DDL, PROVIDER_MANAGER_UPGRADE
+from xtdf.platform.policy import schema
 from xtdf.platform.rpc import RpcError
 from xtdf.platform.store import Database
 
@@ -84,10 +84,7 @@ class StoreBase:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.migrate(DDL)
-        columns = {r["name"] for r in db.query("PRAGMA table_info(policy_provider_configs)")}
-        if "manager" not in columns:
-            db.migrate(PROVIDER_MANAGER_UPGRADE)
+        schema.migrate(db)
 
     def _insert(self, table: str, values: dict[str, Any], what: str) -> None:
         now = time.time()

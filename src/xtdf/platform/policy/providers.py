@@ -73,17 +73,15 @@ class ProviderConfigs(StoreBase):
                 f"provider config {ident!r} of manager {manager!r}",
             )
         rows = self.db.query("SELECT * FROM policy_provider_configs WHERE name = ?", [name])
+        if not rows:
+            raise RpcError("not_found", f"provider config {ident!r} not found")
         if len(rows) > 1:
             raise RpcError(
                 "invalid_argument",
                 f"provider config {ident!r}: {len(rows)} managers have one by that name; "
                 "name the manager too",
             )
-        return self._row(
-            "SELECT * FROM policy_provider_configs WHERE name = ?",
-            [name],
-            f"provider config {ident!r}",
-        )
+        return rows[0]
 
     @staticmethod
     def _provider(row: sqlite3.Row) -> po.KeyProviderConfig:
@@ -142,8 +140,8 @@ class ProviderConfigs(StoreBase):
             values["name"] = check_name("name", name)
         if config:
             values["config_json"] = _config(config)
-        if _manager(manager):
-            values["manager"] = _manager(manager)
+        if kind := _manager(manager):
+            values["manager"] = kind
         self._apply(
             "policy_provider_configs",
             row,

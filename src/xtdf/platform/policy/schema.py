@@ -7,6 +7,8 @@ never queried by their parts, and the protobuf encoding is already our wire form
 
 from __future__ import annotations
 
+from xtdf.platform.store import Database
+
 #: key provider configs are unique per name and manager (upstream's provider_config table)
 PROVIDER_CONFIGS = """
 CREATE TABLE IF NOT EXISTS policy_provider_configs (
@@ -186,3 +188,11 @@ DROP TABLE policy_provider_configs_before_manager;
 COMMIT;
 """
 )
+
+
+def migrate(db: Database) -> None:
+    """Create what is missing, then bring an older state directory's tables up to date."""
+    db.migrate(DDL)
+    columns = {r["name"] for r in db.query("PRAGMA table_info(policy_provider_configs)")}
+    if "manager" not in columns:
+        db.migrate(PROVIDER_MANAGER_UPGRADE)
